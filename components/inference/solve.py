@@ -1,0 +1,67 @@
+"""Test-time scaling for one problem: sample N at an effort, score, answer from the best (eq. 7).
+
+Efforts follow the paper: low / medium / high = 2 / 8 / 32 candidates (METHOD.md section 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from components.inference.candidate import Candidate, SamplingConfig
+from components.rewards.grading import final_answer
+
+EFFORTS: dict[str, int] = {"low": 2, "medium": 8, "high": 32}
+
+
+def effort_to_n(effort: str | int) -> int:
+    """Number of candidates for an effort name (or a positive integer given directly)."""
+    if isinstance(effort, int) or (isinstance(effort, str) and effort.isdigit()):
+        n = int(effort)
+        if n < 1:
+            raise ValueError(f"effort must be at least 1 candidate, got {n}")
+        return n
+    if effort not in EFFORTS:
+        raise ValueError(f"unknown effort {effort!r}; choose one of {', '.join(EFFORTS)} or a number")
+    return EFFORTS[effort]
+
+
+@dataclass
+class Solution:
+    """The chosen answer for one problem and the candidates it was chosen from."""
+
+    problem: str
+    answer: str | None
+    score: float
+    chosen: int
+    candidates: list[Candidate]
+    head_trained: bool
+
+    def as_dict(self, with_candidates: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"problem": self.problem, "answer": self.answer, "score": self.score,
+                               "chosen": self.chosen, "n": len(self.candidates),
+                               "head_trained": self.head_trained}
+        if with_candidates:
+            out["candidates"] = [
+                {"answer": final_answer(c.text), "score": c.score, "step_scores": c.step_scores,
+                 "mean_logprob": c.mean_logprob, "n_tokens": c.n_tokens, "text": c.text}
+                for c in self.candidates]
+        return out
+
+
+def select_best(candidates: list[Candidate]) -> int:
+    """Index of the highest trajectory score (ties: the first), the paper's best-of-N."""
+    return max(range(len(candidates)), key=lambda i: (candidates[i].score, -i))
+
+
+def solve(model, problems: list[str], effort: str | int = "medium",
+          sampling: SamplingConfig | None = None, seed: int = 0) -> list[Solution]:
+    """Best-of-N answers for `problems` with a `ReflectiveModel`."""
+    n = effort_to_n(effort)
+    sampling = sampling or model.default_sampling()
+    results = []
+    for problem, cands in zip(problems, model.generate(problems, n, sampling, seed=seed)):
+        best = select_best(cands)
+        results.append(Solution(problem, final_answer(cands[best].text), cands[best].score, best,
+                                cands, model.head_trained))
+    return results

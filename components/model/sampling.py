@@ -1,0 +1,146 @@
+"""Batched sampling with capture, and the equivalent single forward pass (METHOD.md s.1, s.4).
+
+Both functions return, for each completion token k, the token's log-prob under the policy at
+temperature 1 and the chosen layer's hidden state at the position that produced token k (the
+position just before it). Step features are read from these at the step-token indices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from components.inference.candidate import SamplingConfig
+
+
+@dataclass
+class SampledBatch:
+    """Shapes: tokens/logprobs [B, T], hidden [B, T, h], lengths/finished [B]."""
+
+    tokens: torch.Tensor
+    logprobs: torch.Tensor
+    hidden: torch.Tensor | None   # None when sampled without capture
+    lengths: torch.Tensor
+    finished: torch.Tensor
+
+
+def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad id lists; returns ids [B, L] and attention mask [B, L]."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        if s:
+            ids[i, width - len(s):] = torch.tensor(list(s), dtype=torch.long)
+            mask[i, width - len(s):] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _positions(mask: torch.Tensor) -> torch.Tensor:
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+def _next_token_scores(logits: torch.Tensor, seen: torch.Tensor | None, cfg: SamplingConfig) -> torch.Tensor:
+    """Apply repetition penalty, temperature and top-p to fp32 logits [B, V]."""
+    scores = logits
+    if seen is not None and cfg.repetition_penalty != 1.0:
+        picked = scores.gather(1, seen)
+        picked = torch.where(picked < 0, picked * cfg.repetition_penalty, picked / cfg.repetition_penalty)
+        scores = scores.scatter(1, seen, picked)
+    scores = scores / max(cfg.temperature, 1e-6)
+    if cfg.top_p < 1.0:
+        sorted_scores, order = scores.sort(dim=-1, descending=True)
+        cum = sorted_scores.softmax(-1).cumsum(-1)
+        drop = cum - sorted_scores.softmax(-1) > cfg.top_p  # keep the token that crosses top_p
+        sorted_scores = sorted_scores.masked_fill(drop, float("-inf"))
+        scores = torch.full_like(scores, float("-inf")).scatter(1, order, sorted_scores)
+    return scores
+
+
+@torch.no_grad()
+def sample_tokens(model, prompts: Sequence[Sequence[int]], stop_ids: Sequence[int], cfg: SamplingConfig,
+                  max_new_tokens: int, generator: torch.Generator, pad_id: int,
+                  layer: int = -2, capture: bool = True) -> SampledBatch:
+    """Sample one completion per prompt with a KV cache, capturing features as it goes.
+
+    `capture=False` skips the hidden states (plain sampling, the benchmark's baseline).
+    """
+    device = next(model.parameters()).device
+    ids, mask = left_pad(prompts, pad_id, device)
+    pos = _positions(mask)
+    B = ids.shape[0]
+    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
+                output_hidden_states=capture)
+    past, logits = out.past_key_values, out.logits[:, -1].float()
+    h = out.hidden_states[layer][:, -1] if capture else None
+    next_pos = pos[:, -1] + 1  # [B]
+    T = max(max_new_tokens, 0)
+    tokens = torch.full((B, T), pad_id, dtype=torch.long, device=device)
+    logprobs = torch.zeros((B, T), dtype=torch.float32, device=device)
+    hidden = torch.zeros((B, T, h.shape[-1]), dtype=h.dtype, device=device) if h is not None else None
+    lengths = torch.full((B,), T, dtype=torch.long, device=device)
+    finished = torch.zeros(B, dtype=torch.bool, device=device)
+    stops = torch.tensor(list(stop_ids), dtype=torch.long, device=device)
+    seen = ids if cfg.repetition_penalty != 1.0 else None
+    steps_done = 0
+    for t in range(T):
+        logp = torch.log_softmax(logits, dim=-1)  # [B, V] policy at temperature 1
+        if cfg.temperature <= 0:
+            tok = logits.argmax(-1)
+        else:
+            probs = torch.softmax(_next_token_scores(logits, seen, cfg), dim=-1)
+            tok = torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # [B]
+        tok = torch.where(finished, torch.full_like(tok, pad_id), tok)
+        tokens[:, t] = tok
+        logprobs[:, t] = logp.gather(1, tok[:, None]).squeeze(-1)
+        if hidden is not None:
+            hidden[:, t] = h
+        newly = torch.isin(tok, stops) & ~finished
+        lengths = torch.where(newly, torch.full_like(lengths, t + 1), lengths)
+        finished |= newly
+        steps_done = t + 1
+        if bool(finished.all()) or t == T - 1:
+            break
+        if seen is not None:
+            seen = torch.cat([seen, tok[:, None]], dim=1)
+        mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype, device=device)], dim=1)
+        out = model(input_ids=tok[:, None], attention_mask=mask, position_ids=next_pos[:, None],
+                    past_key_values=past, use_cache=True, output_hidden_states=capture)
+        past, logits = out.past_key_values, out.logits[:, -1].float()
+        h = out.hidden_states[layer][:, -1] if capture else None
+        next_pos = next_pos + 1
+    lengths = lengths.clamp(max=steps_done)
+    return SampledBatch(tokens[:, :steps_done].cpu(), logprobs[:, :steps_done].cpu(),
+                        hidden[:, :steps_done].cpu() if hidden is not None else None,
+                        lengths.cpu(), finished.cpu())
+
+
+@torch.no_grad()
+def forward_features(model, prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
+                     pad_id: int, layer: int = -2) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass over prompt+completion; features aligned to completion tokens.
+
+    Returns hidden [B, Tc, h] (the state at the position before each completion token) and
+    logprobs [B, Tc] (that token's log-prob at temperature 1); Tc = longest completion.
+    """
+    device = next(model.parameters()).device
+    seqs = [list(p) + list(c) for p, c in zip(prompts, completions)]
+    ids, mask = left_pad(seqs, pad_id, device)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask),
+                output_hidden_states=True)
+    states, logits = out.hidden_states[layer], out.logits.float()
+    width = ids.shape[1]
+    tc = max((len(c) for c in completions), default=0)
+    hidden = torch.zeros((len(seqs), tc, states.shape[-1]), dtype=states.dtype)
+    logprobs = torch.zeros((len(seqs), tc), dtype=torch.float32)
+    for i, comp in enumerate(completions):
+        if not comp:
+            continue
+        start = width - len(comp)  # index of the first completion token
+        producers = torch.arange(start - 1, width - 1, device=device)
+        hidden[i, :len(comp)] = states[i, producers].cpu()
+        lp = torch.log_softmax(logits[i, producers], dim=-1)
+        logprobs[i, :len(comp)] = lp.gather(1, ids[i, start:, None]).squeeze(-1).cpu()
+    return hidden, logprobs

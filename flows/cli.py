@@ -1,0 +1,136 @@
+"""`reflect`: the project's one command line, a subcommand per stage.
+
+Thin by design: each subcommand parses its arguments, loads its params section and calls one
+component (or flow). Bad input ends with one line on stderr naming the file or field and exit
+code 2; `--debug` shows the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+for _var, _value in {"MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                     "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "false", "HF_HUB_OFFLINE": "1",
+                     "TOKENIZERS_PARALLELISM": "false", "OMP_WAIT_POLICY": "PASSIVE"}.items():
+    os.environ.setdefault(_var, _value)
+
+DEFAULT_MODEL = Path("models/bootstrap")
+
+
+def _params_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--params", type=Path, default=Path("params.yaml"),
+                   help="params file with one section per stage (default: params.yaml)")
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from components.config import build, read_params
+    from components.data.synthetic import TaskConfig
+    from components.model.bootstrap import BootstrapConfig, run_bootstrap
+
+    params = read_params(args.params) if args.params.is_file() else {}
+    cfg = build(BootstrapConfig, params.get("bootstrap"), "bootstrap")
+    task = build(TaskConfig, params.get("task"), "task")
+    if args.steps is not None:
+        cfg = replace(cfg, steps=args.steps)
+    report = run_bootstrap(args.out, cfg, task)
+    print(json.dumps({k: v for k, v in report.items() if k != "config"}))
+    return 0
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from components.inference.solve import solve
+    from components.model.reflective import ReflectiveModel
+
+    rm = ReflectiveModel.load(args.model)
+    sampling = rm.default_sampling()
+    if args.temperature is not None:
+        sampling = replace(sampling, temperature=args.temperature)
+    if args.top_p is not None:
+        sampling = replace(sampling, top_p=args.top_p)
+    sol = solve(rm, [args.problem], args.effort, sampling, seed=args.seed)[0]
+    if args.json:
+        print(json.dumps(sol.as_dict(with_candidates=args.show_candidates)))
+        return 0
+    if not sol.head_trained:
+        print(f"note: {args.model} has no trained SPRM head yet (run `reflect train`); "
+              "scores are from a fresh head", file=sys.stderr)
+    print(f"answer: {sol.answer}")
+    print(f"score:  {sol.score:.4f}  (candidate {sol.chosen + 1} of {len(sol.candidates)})")
+    if args.show_candidates:
+        for i, c in enumerate(sol.as_dict(True)["candidates"]):
+            mark = "*" if i == sol.chosen else " "
+            steps = " ".join(f"{s:.2f}" for s in c["step_scores"]) or "-"
+            print(f"{mark} [{i + 1}] answer={c['answer']} score={c['score']:.4f} steps=[{steps}]")
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from components.rewards.grade_file import grade_jsonl
+
+    counts = grade_jsonl(args.input, args.out)
+    print(json.dumps(counts))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reflect",
+        description="Train, evaluate and serve a reflective generative model (policy + SPRM head) "
+                    "for math reasoning, after MetaStone-S1.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("bootstrap", help="make the embedded default policy (tiny Qwen2, SFT on the synthetic task)",
+                       description="Train the tiny tokenizer and Qwen2 policy on synthetic step-by-step "
+                                   "traces (a share with one wrong step) and report held-out pass@1/pass@8.")
+    p.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="output model directory (default: %(default)s)")
+    p.add_argument("--steps", type=int, help="override bootstrap.steps (e.g. for a quick smoke run)")
+    _params_arg(p)
+    p.set_defaults(func=cmd_bootstrap)
+
+    p = sub.add_parser("solve", help="answer one problem by best-of-N with the SPRM",
+                       description="Sample N candidates (effort low/medium/high = 2/8/32), score each "
+                                   "with the SPRM head and print the best one's answer.")
+    p.add_argument("problem", help='problem text, e.g. "Compute (3+4)*2."')
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model directory (default: %(default)s)")
+    p.add_argument("--effort", default="medium", help="low, medium, high or a number of candidates (default: medium)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default: the model's generation config)")
+    p.add_argument("--top-p", type=float, help="nucleus sampling threshold (default: the model's generation config)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    p.add_argument("--show-candidates", action="store_true", help="print every candidate's answer and step scores")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("grade", help="re-grade saved completions (JSONL with completion, reference)",
+                       description="Write each input row, in order, with a boolean `correct`, and print counts.")
+    p.add_argument("input", type=Path, help="input JSONL with `completion` and `reference` fields")
+    p.add_argument("--out", type=Path, required=True, help="output JSONL")
+    p.set_defaults(func=cmd_grade)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("reflect: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"reflect {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

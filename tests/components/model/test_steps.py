@@ -1,0 +1,94 @@
+"""Step positions (METHOD.md s.2) on hand-made token sequences, in both tokenizers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from components.model.steps import (StepTokenError, StepTokens, aggregate_scores, step_logprob_features,
+                                    step_positions)
+
+ST = StepTokens(frozenset({9}), think_open=1, think_close=2)
+
+
+@pytest.mark.parametrize("ids, start_inside, expected", [
+    ([1, 5, 9, 5, 9, 2], False, [2, 4]),            # two plain steps
+    ([1, 9, 5, 9, 2], False, [3]),                  # a step token right after <think> is ignored
+    ([1, 5, 9, 9, 9, 5, 9, 2], False, [2, 6]),      # of a run only the first counts
+    ([5, 9, 1, 5, 9, 2, 5, 9], False, [4]),         # outside the span nothing counts
+    ([5, 9, 5, 9, 2], True, [1, 3]),                # span opened by the prompt
+    ([9, 5, 9, 2], True, [2]),                      # ...and its first token is the span start
+    ([1, 9, 9, 5, 9], False, [4]),                  # a run at the span start is dropped whole
+    ([], False, []),
+])
+def test_step_positions_hand_made(ids, start_inside, expected):
+    assert step_positions(ids, ST, start_inside) == expected
+
+
+def test_task_tokenizer_steps(tiny_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_dir))
+    st = StepTokens.from_tokenizer(tok)
+    assert len(st.step_ids) == 1 and st.think_open is not None and st.think_close is not None
+    text = "<think>.\n\n7+5=12.\n\n12*3=36.\n\n.\n\n36-4=32.\n\n</think> \\boxed{32}.\n\n"
+    ids = tok.encode(text, add_special_tokens=False)
+    pos = step_positions(ids, st)
+    assert [tok.decode(ids[: p + 1]).count(".\n\n") for p in pos] == [2, 3, 5]
+
+
+def test_qwen2_vocabulary_steps(shared_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(shared_dir / "data/tokenizer/qwen2"))
+    exact = StepTokens.from_tokenizer(tok, "exact")
+    assert exact.step_ids == {382}
+    contains = StepTokens.from_tokenizer(tok, "contains")
+    assert 382 in contains.step_ids and len(contains.step_ids) == 46
+    # Qwen2's base vocabulary has no <think>: R1-Distill adds it, as we do here.
+    tok.add_special_tokens({"additional_special_tokens": ["<think>", "</think>"]})
+    st = StepTokens.from_tokenizer(tok, "exact")
+    text = "<think>First, add.\n\nThen multiply: 12*3=36.\n\n\nDone.\n\n</think> The answer is \\boxed{36}."
+    ids = tok.encode(text, add_special_tokens=False)
+    kept = [tok.decode([ids[p]]) for p in step_positions(ids, st)]
+    assert kept == [".\n\n", ".\n\n"]  # ".\n\n\n" is another token: only "contains" mode sees it
+    st_contains = StepTokens.from_tokenizer(tok, "contains")
+    assert len(step_positions(ids, st_contains)) == 3
+
+
+def test_tokenizer_without_step_token_is_refused(shared_dir):
+    from transformers import AutoTokenizer
+
+    class NoStep:
+        name_or_path = "no-step"
+
+        def encode(self, text, add_special_tokens=False):
+            return [1, 2, 3]
+
+    with pytest.raises(StepTokenError, match="no single token"):
+        StepTokens.from_tokenizer(NoStep())
+    assert AutoTokenizer  # the real tokenizers are covered above
+
+
+def test_geometric_mean_and_edges():
+    assert aggregate_scores([0.5, 0.125]) == pytest.approx(0.25)
+    assert aggregate_scores([]) == 0.0
+    assert aggregate_scores([0.0]) == pytest.approx(1e-10)  # clamp, not log(0)
+    assert aggregate_scores([0.0, 1.0]) == pytest.approx(1e-5)
+    assert aggregate_scores(torch.tensor([0.9])) == pytest.approx(0.9)
+    s = [0.2, 0.9, 0.5]
+    assert aggregate_scores(s, "min") == 0.2
+    assert aggregate_scores(s, "last") == 0.5
+    assert aggregate_scores(s, "product") == pytest.approx(0.09)
+    assert aggregate_scores(s, "mean") == pytest.approx(math.fsum(s) / 3)
+    with pytest.raises(ValueError):
+        aggregate_scores(s, "median")  # type: ignore[arg-type]
+
+
+def test_step_logprob_features():
+    lp = torch.tensor([-0.1, -1.0, -0.2, -3.0, -0.5])
+    feats = step_logprob_features(lp, [2, 4], first_start=1)
+    assert feats[0].tolist() == pytest.approx([-1.0, -0.6])
+    assert feats[1].tolist() == pytest.approx([-3.0, -1.75])
