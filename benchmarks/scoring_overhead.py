@@ -4,7 +4,10 @@ Times, on the same problems and seeds, side by side and alternating (so load cha
 variants alike): plain sampling of N candidates (no capture), sampling with capture + head
 scoring (our path), and plain sampling followed by a second-pass scorer (the reference's path).
 Prints JSON lines; the last is the summary with `overhead` (extra time of captured scoring /
-plain generation time) and `second_pass_overhead` (second-pass time / plain generation time).
+plain generation time) and `second_pass_overhead` (second-pass time / plain generation time),
+each the median over rounds of the per-round ratio. Ratios of process CPU time (`cpu_*`) are
+printed beside the wall-clock ones: on a shared 2-core machine they are far less disturbed by
+other processes.
 
     python benchmarks/scoring_overhead.py --model models/bootstrap
 """
@@ -47,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def timed(fn):
         sync()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         sync()
-        return time.perf_counter() - t0, out
+        return (time.perf_counter() - t0, time.process_time() - c0), out
 
     rm.generate(problems[:2], 2, sampling, seed=0)  # warm-up
     plain, captured, second = [], [], []
@@ -65,15 +68,24 @@ def main(argv: list[str] | None = None) -> int:
         plain.append(t_plain)
         captured.append(t_cap)
         second.append(t_second)
-        emit({"round": r, "plain_s": t_plain, "captured_s": t_cap, "second_pass_s": t_second,
+        emit({"round": r, "plain_s": t_plain[0], "captured_s": t_cap[0], "second_pass_s": t_second[0],
+              "plain_cpu_s": t_plain[1], "captured_cpu_s": t_cap[1], "second_pass_cpu_s": t_second[1],
               "tokens": tokens})
-    t_plain, t_cap, t_second = (statistics.median(x) for x in (plain, captured, second))
+
+    def median_ratio(num, den, k, minus_one=False):
+        return statistics.median(n[k] / d[k] - (1.0 if minus_one else 0.0) for n, d in zip(num, den))
+
     summary = {
         "benchmark": "scoring_overhead", "model": str(args.model), "device": args.device, "dtype": args.dtype,
         "problems": args.problems, "n": args.n, "rounds": args.rounds, "tokens_per_round": tokens,
-        "generate_s": t_plain, "generate_captured_s": t_cap, "second_pass_s": t_second,
-        "tokens_per_s": tokens / t_plain,
-        "overhead": (t_cap - t_plain) / t_plain, "second_pass_overhead": t_second / t_plain,
+        "generate_s": statistics.median(t[0] for t in plain),
+        "generate_captured_s": statistics.median(t[0] for t in captured),
+        "second_pass_s": statistics.median(t[0] for t in second),
+        "tokens_per_s": tokens / statistics.median(t[0] for t in plain),
+        "overhead": median_ratio(captured, plain, 0, minus_one=True),
+        "second_pass_overhead": median_ratio(second, plain, 0),
+        "cpu_overhead": median_ratio(captured, plain, 1, minus_one=True),
+        "cpu_second_pass_overhead": median_ratio(second, plain, 1),
         **machine(),
     }
     log_to_mlflow("scoring_overhead", summary, args.tracking_uri)

@@ -44,3 +44,16 @@ def sft_tiny_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sft") / "model"
     run_bootstrap(out, cfg, log=lambda *_: None)
     return out
+
+
+@pytest.fixture(scope="session")
+def bootstrapped_dir(tmp_path_factory) -> Path:
+    """The embedded default policy, bootstrapped with the repository's params (minutes)."""
+    from components.config import build, read_params
+    from components.data.synthetic import TaskConfig
+    from components.model.bootstrap import BootstrapConfig, run_bootstrap
+
+    params = read_params(REPO / "params.yaml")
+    out = tmp_path_factory.mktemp("bootstrap") / "model"
+    run_bootstrap(out, build(BootstrapConfig, params["bootstrap"]), build(TaskConfig, params["task"]))
+    return out

@@ -111,18 +111,24 @@ def step_logprob_features(token_logprobs: torch.Tensor, positions: Sequence[int]
     """Min and mean token log-prob of each step: the extra head input of `hidden+logprob`.
 
     Step k spans the tokens after the previous kept step token (or from `first_start`) up to and
-    including its own step token. token_logprobs: [T]; returns [n_steps, 2].
+    including its own step token. token_logprobs: [T]; returns [n_steps, 2]. Vectorised (one
+    scatter per candidate), since it runs on the sampling hot path.
     """
-    out = torch.zeros(len(positions), 2, dtype=torch.float32)
-    start = first_start
-    for k, pos in enumerate(positions):
-        seg = token_logprobs[max(start, 0): pos + 1].float()  # [len]
-        if seg.numel() == 0:
-            seg = token_logprobs[pos: pos + 1].float()
-        out[k, 0] = seg.min()
-        out[k, 1] = seg.mean()
-        start = pos + 1
-    return out
+    n = len(positions)
+    if n == 0:
+        return torch.zeros(0, 2, dtype=torch.float32)
+    pos = torch.as_tensor(positions, dtype=torch.long)  # [n]
+    starts = torch.cat([pos.new_tensor([max(first_start, 0)]), pos[:-1] + 1]).clamp(max=pos)  # [n]
+    last = int(pos[-1]) + 1
+    lp = token_logprobs[:last].float()  # [last]
+    idx = torch.arange(last)
+    seg = torch.bucketize(idx, pos, right=False)  # [last] step index of each token
+    inside = idx >= starts[seg.clamp(max=n - 1)]
+    seg, vals = seg[inside], lp[inside]
+    mins = torch.full((n,), float("inf")).scatter_reduce(0, seg, vals, "amin", include_self=True)
+    sums = torch.zeros(n).index_add_(0, seg, vals)
+    counts = torch.zeros(n).index_add_(0, seg, torch.ones_like(vals))
+    return torch.stack([mins, sums / counts], dim=-1)
 
 
 def aggregate_scores(scores: torch.Tensor | Sequence[float], how: Aggregation = "geometric") -> float:

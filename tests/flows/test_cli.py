@@ -1,0 +1,54 @@
+"""The `reflect` command line: real subprocess-free calls of main() on the real tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flows.cli import build_parser, main
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for cmd in ("bootstrap", "solve", "grade"):
+        assert cmd in out
+
+
+def test_solve_json_and_candidates(sft_tiny_dir, capsys):
+    assert main(["solve", "--model", str(sft_tiny_dir), "--effort", "low", "--json",
+                 "--show-candidates", "Compute (3+4)*2."]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 2 and len(out["candidates"]) == 2
+    assert out["score"] == max(c["score"] for c in out["candidates"])
+
+
+def test_solve_text_output(sft_tiny_dir, capsys):
+    assert main(["solve", "--model", str(sft_tiny_dir), "--effort", "2", "--show-candidates", "Compute 5+6."]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("answer: ") and "[2]" in out
+
+
+def test_bad_input_is_one_line(tmp_path, capsys):
+    assert main(["solve", "--model", str(tmp_path / "missing"), "Compute 1+1."]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "model directory not found" in err
+    assert main(["solve", "--model", str(tmp_path), "--effort", "extreme", "x"]) == 2
+
+
+def test_unknown_effort_message(sft_tiny_dir, capsys):
+    assert main(["solve", "--model", str(sft_tiny_dir), "--effort", "extreme", "Compute 1+1."]) == 2
+    assert "unknown effort 'extreme'" in capsys.readouterr().err
+
+
+def test_bootstrap_refuses_bad_params(tmp_path, capsys):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("bootstrap:\n  stepz: 3\n")
+    assert main(["bootstrap", "--params", str(bad), "--out", str(tmp_path / "m")]) == 2
+    assert "unknown key 'stepz'" in capsys.readouterr().err
+
+
+def test_parser_builds():
+    assert build_parser().prog == "reflect"
