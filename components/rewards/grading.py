@@ -1,9 +1,16 @@
 """Answer grading: the outcome reward of METHOD.md section 3 as plain functions.
 
 `final_answer` takes the text after the last `</think>` and returns its LAST `\\boxed{...}`
-(or `\\fbox{...}`); `answers_equal` normalises both sides and compares them with `math-verify`;
-`reward` maps a completion to 1.0 (correct), `format_reward` (well-formed but wrong; the
-reference uses 0.1) or 0.0 (no `</think>`, no box).
+(or `\\fbox{...}`); `answers_equal` normalises both sides (`normalize_answer`, see
+`components.rewards.normalization`) and decides equality with cheap exact tests first and
+`math-verify` last, stricter than its defaults where they would grade a wrong answer right
+(see `components.rewards.equivalence`); `reward` maps a completion to 1.0 (correct),
+`format_reward` (well-formed but wrong; the reference uses 0.1) or 0.0 (no `</think>`, no box,
+or an empty box). None of these raises on any text: a malformed completion is a defined result.
+
+Choice letters: when the reference is a choice (`B`, `(B)`, `\\text{(B)}`, `(B) 42`) the
+prediction must name the same letter (`B`, `(B)`, `B)`, `(B) 42`); when both carry a text it
+must agree too; a prediction naming a second letter (`(B) or (C)`) is wrong.
 
 >>> reward("<think>7+5=12.\\n\\n</think> \\\\boxed{12}", "12")
 1.0
@@ -11,16 +18,35 @@ reference uses 0.1) or 0.0 (no `</think>`, no box).
 0.1
 >>> reward("7+5=12 \\\\boxed{12}", "12")
 0.0
+>>> answers_equal("\\\\left( 3, \\\\frac{\\\\pi}{2} \\\\right)", "(3,\\\\frac{\\\\pi}{2})"), answers_equal("(2,1)", "(1,2)")
+(True, False)
+>>> answers_equal("1\\u2009000", "1000"), answers_equal("1,2", "12"), answers_equal("B) 42", "\\\\text{(B)}")
+(True, False, True)
 """
 
 from __future__ import annotations
 
+import re
+
+from components.rewards.equivalence import equivalent, exact_value, is_parseable, is_word, leaves, shape_of
+from components.rewards.normalization import normalize_answer
+
+__all__ = ["THINK_CLOSE", "answers_equal", "extract_boxed", "final_answer", "is_correct",
+           "is_verifiable", "normalize_answer", "reward"]
+
 THINK_CLOSE = "</think>"
-_BOX_COMMANDS = ("\\boxed", "\\fbox")
+_BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])\s*")
+_CHOICE_FIRST = re.compile(r"\(([A-J])\)[=:.]?(.*)|([A-J])(?:[).:=](.*))?", re.S)
+_CHOICE_LAST = re.compile(r"(.+?)(?:\\Rightarrow|\\Longrightarrow|\\implies|=)?\(([A-J])\)"
+                          r"|(.+?)(?:\\Rightarrow|\\Longrightarrow|\\implies) ?([A-J])", re.S)
+_LETTERS_NAMED = re.compile(r"\(([A-J])\)|^[,;]?([A-J])\)?$")
 
 
 def extract_boxed(text: str) -> str | None:
     """Content of the LAST `\\boxed{...}` / `\\fbox{...}` in `text`, braces matched; else None.
+
+    An unclosed last box (a truncated completion) is None even if an earlier box is complete:
+    the final answer is the last one. `\\boxed 5` (no braces) gives its one token.
 
     >>> extract_boxed("so \\\\boxed{\\\\frac{1}{2}} or \\\\boxed{3}")
     '3'
@@ -29,54 +55,89 @@ def extract_boxed(text: str) -> str | None:
     >>> extract_boxed("\\\\boxed{1") is None
     True
     """
-    best = None
-    for command in _BOX_COMMANDS:
-        start = text.rfind(command + "{")
-        if start > (best[0] if best else -1):
-            best = (start, command)
-    if best is None or best[0] < 0:
+    matches = list(_BOX.finditer(text))
+    if not matches:
         return None
-    i = best[0] + len(best[1]) + 1
-    depth = 1
+    i = matches[-1].end()
+    if i >= len(text):
+        return None
+    if text[i] != "{":
+        token = re.match(r"[^\s$]+", text[i:])
+        return token.group(0).rstrip(".") if token else None
+    depth = 0
     for j in range(i, len(text)):
         if text[j] == "{":
             depth += 1
         elif text[j] == "}":
             depth -= 1
             if depth == 0:
-                return text[i:j].strip()
+                return text[i + 1:j].strip()
     return None
 
 
 def final_answer(completion: str) -> str | None:
-    """The boxed answer after the last `</think>`; None when either is missing."""
+    """The boxed answer after the last `</think>`; None when either is missing or the box is empty.
+
+    >>> final_answer("<think>a</think> so \\\\boxed{ 7 }."), final_answer("\\\\boxed{7}")
+    ('7', None)
+    """
+    if not isinstance(completion, str):
+        raise TypeError(f"final_answer: expected a str completion, got {type(completion).__name__}")
     if THINK_CLOSE not in completion:
         return None
-    return extract_boxed(completion.rsplit(THINK_CLOSE, 1)[1])
+    answer = extract_boxed(completion.rsplit(THINK_CLOSE, 1)[1])
+    return answer or None
 
 
-def normalize_answer(answer: str) -> str:
-    """Light textual normalisation before math-verify (spaces, `$`, thousands commas, `\\text{}`)."""
-    import re
+def _choice(s: str) -> tuple[str, str] | None:
+    """(letter, text) for a normalised choice answer: `B`, `(B)`, `B)42`, `(B)42`, `(B)=42`, and
+    with the label last, as AMC solutions write it: `42(B)`, `42\\Rightarrow(B)`, `5\\implies B`.
+    """
+    m = _CHOICE_FIRST.fullmatch(s)
+    if m:
+        return (m.group(1), m.group(2).strip()) if m.group(1) else (m.group(3), (m.group(4) or "").strip())
+    m = _CHOICE_LAST.fullmatch(s)
+    if m:
+        return (m.group(2), m.group(1).strip()) if m.group(2) else (m.group(4), m.group(3).strip())
+    return None
 
-    s = answer.strip().strip("$").strip()
-    s = re.sub(r"\\text\{([^{}]*)\}", r"\1", s)
-    s = re.sub(r"(?<=\d),(?=\d{3}(\D|$))", "", s)
-    s = re.sub(r"\s+", " ", s)
-    return s
+
+def _names_other_letter(text: str, letter: str) -> bool:
+    """True iff a choice's text names a second choice (`(B) or (C)`, `(B)(C)`, `B) C`)."""
+    return any(x not in ("", letter) for m in _LETTERS_NAMED.finditer(text) for x in m.groups(""))
+
+
+def _choices_equal(pred: str, gold: str) -> bool | None:
+    """Decision when `gold` is a choice answer (None when it is not)."""
+    g = _choice(gold)
+    if g is None:
+        return None
+    p = _choice(pred)
+    if p is None:  # the prediction gave only the choice's text
+        return bool(g[1]) and equivalent(pred, g[1])
+    if p[0] != g[0] or _names_other_letter(p[1], p[0]):
+        return False
+    return not (p[1] and g[1]) or equivalent(p[1], g[1])
 
 
 def answers_equal(pred: str, gold: str) -> bool:
-    """True iff `pred` and `gold` denote the same mathematical answer."""
-    from math_verify import parse, verify
+    """True iff `pred` and `gold` denote the same mathematical answer (strict; see module doc).
 
+    Asymmetric only where math-verify is (`gold` is the reference). Empty answers never match.
+    """
     p, g = normalize_answer(pred), normalize_answer(gold)
+    if not p or not g:
+        return False
     if p == g:
         return True
-    try:
-        return bool(verify(parse(f"${g}$"), parse(f"${p}$")))
-    except Exception:  # math-verify raises on exotic input; a non-parse is not a match
-        return False
+    choice = _choices_equal(p, g)
+    if choice is not None:
+        return choice
+    labelled = _choice(p)  # `(B) 42` or `42 (B)` against a bare reference `42`
+    if labelled and labelled[1] and not _names_other_letter(labelled[1], labelled[0]) \
+            and equivalent(labelled[1], g):
+        return True
+    return equivalent(p, g)
 
 
 def is_correct(completion: str, reference: str) -> bool:
@@ -94,10 +155,17 @@ def reward(completion: str, reference: str, format_reward: float = 0.1) -> float
 
 
 def is_verifiable(answer: str) -> bool:
-    """True iff `answer` parses as something math-verify can compare."""
-    from math_verify import parse
+    """True iff the grader can compare `answer`: non-empty after normalisation, and every item
+    (of a tuple, set, list, union or matrix) a number, a word, a choice or LaTeX math-verify parses.
 
-    try:
-        return bool(parse(f"${normalize_answer(answer)}$"))
-    except Exception:
+    >>> is_verifiable("\\\\frac{14}{3}"), is_verifiable("(1,\\\\sqrt{2})"), is_verifiable("  $ $ "), is_verifiable("\\\\frac{1}{")
+    (True, True, False, False)
+    """
+    if not isinstance(answer, str):
         return False
+    s = normalize_answer(answer)
+    if not s:
+        return False
+    if _choice(s):
+        return True
+    return all(exact_value(x) is not None or is_word(x) or is_parseable(x) for x in leaves(shape_of(s)))
