@@ -1,0 +1,204 @@
+"""Estimators for method@N from M >= N samples per problem, bootstrap CIs, AUROC (METHOD.md s.4).
+
+One generate call samples M candidates per problem (M = the largest N); every method at every
+N <= M is estimated from those same samples:
+
+- pass@1: the mean correctness of the M samples (unbiased for the policy's accuracy).
+- oracle@N (pass@N): the unbiased estimator of Chen et al. 2021 ("Evaluating Large Language
+  Models Trained on Code", eq. 1): 1 - C(M-c, N) / C(M, N), with c correct samples of M.
+- a selector@N (majority, sprm_best, sprm_vote, logprob_best) at N < M: the mean accuracy of the
+  selector over size-N subsets of the M samples. When C(M, N) <= `draws` every subset is
+  enumerated (exact); otherwise `draws` subsets are drawn uniformly without replacement
+  (seeded). Because the M samples are i.i.d., a uniformly random N-subset is distributed as a
+  fresh draw of N samples, so the subset average is an unbiased (Monte Carlo) estimate of the
+  expected accuracy of the selector on N samples -- the same U-statistic idea as Chen et al.'s
+  pass@k. We use random subsets rather than the M/N disjoint blocks: blocks give only M/N
+  (e.g. 4 at N=8, M=32) correlated-looking draws and leave the variance high. At N = M the
+  selector runs once on all M samples. Within a subset, candidates keep their sampling order
+  (ties "go to the first" therefore go to a random candidate, as sampling order is random). All
+  methods of one problem at one N see the SAME subsets (common random numbers), so differences
+  between methods are not blurred by different draws.
+
+Per-problem accuracies are then averaged over problems; `bootstrap_ci` resamples problems
+(percentile intervals). `auroc` is the Mann-Whitney statistic of score vs correctness, pooled
+over all candidates, ties counted one half.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from components.inference.selection import ProblemSamples, Selector, logprob_best, sprm_best
+
+PASS = "pass"
+ORACLE = "oracle"
+# Selectors that pick the first maximum of one per-candidate field: estimated without a loop.
+_ARGMAX_FIELDS: dict[Selector, str] = {sprm_best: "scores", logprob_best: "mean_logprobs"}
+
+
+def pass_at_k(m: int, c: int, k: int) -> float:
+    """Unbiased pass@k from m samples with c correct (Chen et al. 2021), numerically stable.
+
+    >>> pass_at_k(4, 1, 1), pass_at_k(4, 1, 2), pass_at_k(4, 0, 3), pass_at_k(4, 3, 2)
+    (0.25, 0.5, 0.0, 1.0)
+    """
+    if not 0 <= c <= m or not 1 <= k <= m:
+        raise ValueError(f"pass_at_k needs 0 <= c <= m and 1 <= k <= m, got m={m} c={c} k={k}")
+    if m - c < k:
+        return 1.0
+    # 1 - C(m-c, k)/C(m, k) = 1 - prod_{i=m-c+1}^{m} (1 - k/i)
+    return float(1.0 - np.prod(1.0 - k / np.arange(m - c + 1, m + 1)))
+
+
+def subset_indices(m: int, n: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Index rows [R, n] of size-n subsets of range(m), each sorted (sampling order kept).
+
+    All C(m, n) subsets when that is <= `draws` (exact); else `draws` uniform random subsets.
+    """
+    if not 1 <= n <= m:
+        raise ValueError(f"need 1 <= N <= M samples per problem, got N={n} with M={m}")
+    if n == m:
+        return np.arange(m)[None, :]
+    if math.comb(m, n) <= draws:
+        from itertools import combinations
+
+        return np.array(list(combinations(range(m), n)), dtype=np.int64)
+    keys = rng.random((draws, m))                            # [R, m]
+    return np.sort(np.argsort(keys, axis=1)[:, :n], axis=1)  # [R, n]
+
+
+def per_problem_accuracy(samples: ProblemSamples, n: int, selectors: Mapping[str, Selector],
+                         draws: int, rng: np.random.Generator) -> dict[str, float]:
+    """Expected accuracy at N of each method on one problem (see the module docstring).
+
+    "oracle" in `selectors` is computed exactly by pass@k; at N = 1 every method is pass@1.
+    """
+    m = len(samples)
+    correct = np.asarray(samples.correct, dtype=bool)
+    out: dict[str, float] = {}
+    to_run = {}
+    for name, select in selectors.items():
+        if name == ORACLE:
+            out[name] = pass_at_k(m, int(correct.sum()), n)
+        elif n == 1:  # one candidate: every selector returns it
+            out[name] = float(correct.mean())
+        else:
+            to_run[name] = select
+    if to_run:
+        rows = subset_indices(m, n, draws, rng)                      # [R, n]
+        looped = {}
+        for name, select in to_run.items():
+            field_name = _ARGMAX_FIELDS.get(select)
+            if field_name is None:
+                looped[name] = select
+                continue
+            # best-of-N by a per-candidate value: vectorised, same rule (first max, NaN lowest)
+            values = np.asarray(getattr(samples, field_name), dtype=np.float64)
+            values = np.where(np.isnan(values), -np.inf, values)[rows]   # [R, n]
+            picked = rows[np.arange(len(rows)), values.argmax(axis=1)]   # [R]
+            out[name] = float(correct[picked].mean())
+        hits = dict.fromkeys(looped, 0)
+        for row in rows if looped else ():
+            sub = samples.subset(row)
+            for name, select in looped.items():
+                hits[name] += sub.correct[select(sub)]
+        out.update({name: h / len(rows) for name, h in hits.items()})
+    return out
+
+
+def method_accuracies(problems: Sequence[ProblemSamples], ns: Sequence[int],
+                      selectors: Mapping[str, Selector], draws: int = 200,
+                      seed: int = 0) -> dict[tuple[str, int], np.ndarray]:
+    """Per-problem accuracy arrays [P] for each (method, N), plus ("pass", 1) = pass@1.
+
+    The subsets of problem p at size N come from a generator seeded by (seed, p, N), so results
+    do not depend on which other methods or sets are evaluated.
+    """
+    out: dict[tuple[str, int], np.ndarray] = {
+        (PASS, 1): np.array([np.mean(s.correct) for s in problems], dtype=np.float64)}
+    for n in ns:
+        rows = [per_problem_accuracy(s, n, selectors, draws, np.random.default_rng([seed, p, n]))
+                for p, s in enumerate(problems)]
+        for name in selectors:
+            out[(name, n)] = np.array([r[name] for r in rows], dtype=np.float64)
+    return out
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over problems with its bootstrap percentile interval."""
+
+    value: float
+    low: float
+    high: float
+    n_problems: int
+
+
+def bootstrap_ci(values: Sequence[float] | np.ndarray, n_resamples: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> Estimate:
+    """Mean of per-problem `values` [P] with a percentile bootstrap CI over problems (seeded).
+
+    The same seed and P give the same resamples, so intervals of different methods are paired.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), 0)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, v.size, size=(n_resamples, v.size))   # [B, P]
+    means = v[idx].mean(axis=1)                                  # [B]
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return Estimate(float(v.mean()), float(low), float(high), int(v.size))
+
+
+def bucket_means(values: Sequence[float] | np.ndarray, buckets: Sequence[str]) -> dict[str, tuple[float, int]]:
+    """{bucket: (mean of values, problem count)}, buckets sorted by name."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(buckets) != v.size:
+        raise ValueError(f"bucket_means: {len(buckets)} buckets for {v.size} values")
+    labels = np.asarray(buckets, dtype=object)
+    return {b: (float(v[labels == b].mean()), int((labels == b).sum())) for b in sorted(set(buckets))}
+
+
+def auroc(scores: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray) -> float:
+    """P(score of a random correct > score of a random incorrect), ties 1/2; NaN if a class is empty.
+
+    >>> auroc([0.9, 0.8, 0.1, 0.8], [True, True, False, False])
+    0.875
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    if s.shape != y.shape:
+        raise ValueError(f"auroc: {s.size} scores for {y.size} labels")
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    s = np.where(np.isnan(s), -np.inf, s)
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(s.size, dtype=np.float64)
+    sorted_s = s[order]
+    # average ranks (1-based) over runs of equal scores
+    starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
+    ends = np.r_[starts[1:], s.size]
+    for a, b in zip(starts, ends):
+        ranks[order[a:b]] = (a + 1 + b) / 2.0
+    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def pooled_auroc(problems: Sequence[ProblemSamples]) -> float:
+    """AUROC of trajectory score vs correctness over every candidate of every problem."""
+    scores = [x for p in problems for x in p.scores]
+    labels = [x for p in problems for x in p.correct]
+    return auroc(scores, labels)
+
+
+def mean_tokens(problems: Sequence[ProblemSamples]) -> float:
+    """Mean completion length in tokens over sampled candidates (zero-token placeholders of
+    prompts that were not sampled are left out; NaN when no length is known)."""
+    lengths = [x for p in problems for x in p.n_tokens if x > 0]
+    return float(np.mean(lengths)) if lengths else float("nan")

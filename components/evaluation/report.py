@@ -1,0 +1,250 @@
+"""Metric names, `metrics.json`, the markdown table and MLflow logging of an evaluation.
+
+Names (issue 6): `eval/<set>/<method>_at_<N>` with methods `pass` (only `pass_at_1`), `majority`,
+`sprm_best`, `sprm_vote`, `logprob_best`, `oracle`, plus `eval/<set>/sprm_auroc` (and
+`eval/<set>/logprob_auroc`, the confidence baseline's score vs correctness). Selector
+ablations (another head, another step-score aggregation) are reported as
+`eval/<set>/ablation/<variant>/<method>_at_<N>` and `.../<variant>/sprm_auroc`, per-difficulty
+buckets as `eval/<set>/bucket/<bucket>/<method>_at_<N>`. `metrics.json` (a DVC metrics file)
+holds the headline and ablation names; bucket means and confidence intervals go to
+`details.json` and the markdown report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components.evaluation.metrics import Estimate
+
+METHOD_ORDER: tuple[str, ...] = ("pass", "majority", "sprm_best", "sprm_vote", "logprob_best", "oracle")
+METRICS_FILE = "metrics.json"
+DETAILS_FILE = "details.json"
+REPORT_FILE = "report.md"
+
+
+def metric_name(eval_set: str, method: str, n: int, variant: str | None = None) -> str:
+    """`eval/<set>/<method>_at_<N>` (or the ablation form with `variant`).
+
+    >>> metric_name("synthetic", "sprm_best", 8), metric_name("aime24", "pass", 1)
+    ('eval/synthetic/sprm_best_at_8', 'eval/aime24/pass_at_1')
+    """
+    base = f"eval/{eval_set}/ablation/{_safe(variant)}" if variant else f"eval/{eval_set}"
+    return f"{base}/{method}_at_{n}"
+
+
+def auroc_name(eval_set: str, variant: str | None = None) -> str:
+    base = f"eval/{eval_set}/ablation/{_safe(variant)}" if variant else f"eval/{eval_set}"
+    return f"{base}/sprm_auroc"
+
+
+def _safe(text: str) -> str:
+    """MLflow metric names allow letters, digits, `_ - . / space`; map anything else to `-`."""
+    return re.sub(r"[^A-Za-z0-9_./ -]", "-", text)
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    """Scores of one selector setting (a head and an aggregation) on the shared samples."""
+
+    estimates: dict[tuple[str, int], Estimate]
+    auroc: float
+
+
+@dataclass
+class SetReport:
+    """Everything measured on one eval set; `skipped` lists methods not run, with the reason."""
+
+    name: str
+    n_problems: int
+    n_excluded: int
+    n_samples: int
+    estimates: dict[tuple[str, int], Estimate]
+    auroc: float | None
+    buckets: dict[str, dict[tuple[str, int], tuple[float, int]]] = field(default_factory=dict)
+    ablations: dict[str, VariantResult] = field(default_factory=dict)
+    mean_tokens: float = float("nan")
+    logprob_auroc: float = float("nan")   # the confidence selector's score vs correctness
+    timings: dict[str, float] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def flat_metrics(reports: Sequence[SetReport]) -> dict[str, float]:
+    """{metric name: value} for metrics.json and MLflow (headline + AUROC + ablations)."""
+    out: dict[str, float] = {}
+    for r in reports:
+        for (method, n), est in sorted(r.estimates.items(), key=_order):
+            out[metric_name(r.name, method, n)] = est.value
+        if r.auroc is not None:
+            out[auroc_name(r.name)] = r.auroc
+        out[f"eval/{r.name}/logprob_auroc"] = r.logprob_auroc
+        for variant, v in r.ablations.items():
+            for (method, n), est in sorted(v.estimates.items(), key=_order):
+                out[metric_name(r.name, method, n, variant)] = est.value
+            out[auroc_name(r.name, variant)] = v.auroc
+    return out
+
+
+def bucket_metrics(reports: Sequence[SetReport]) -> dict[str, float]:
+    """{`eval/<set>/bucket/<bucket>/<method>_at_<N>`: mean} over every bucket."""
+    out: dict[str, float] = {}
+    for r in reports:
+        for bucket, values in r.buckets.items():
+            for (method, n), (mean, _) in sorted(values.items(), key=_order):
+                out[f"eval/{r.name}/bucket/{_safe(bucket)}/{method}_at_{n}"] = mean
+    return out
+
+
+def _order(item: tuple[tuple[str, int], Any]) -> tuple[int, int]:
+    (method, n), _ = item
+    rank = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+    return rank, n
+
+
+def _json_value(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 6)
+
+
+def write_json(data: Mapping[str, Any], path: Path) -> Path:
+    """Write JSON atomically (temp file + rename), NaN written as null."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_reports(reports: Sequence[SetReport], out_dir: Path, header: str = "") -> dict[str, Path]:
+    """Write metrics.json (DVC metrics), details.json (CIs, buckets) and report.md to `out_dir`."""
+    out_dir = Path(out_dir)
+    metrics = {k: _json_value(v) for k, v in flat_metrics(reports).items()}
+    details: dict[str, Any] = {}
+    for r in reports:
+        details[r.name] = {
+            "n_problems": r.n_problems, "n_excluded": r.n_excluded, "n_samples": r.n_samples,
+            "mean_tokens": _json_value(r.mean_tokens), "skipped": r.skipped, "notes": r.notes,
+            "timings_s": {k: round(v, 2) for k, v in r.timings.items()},
+            "intervals": {metric_name(r.name, m, n): [_json_value(e.low), _json_value(e.high)]
+                          for (m, n), e in sorted(r.estimates.items(), key=_order)},
+            "buckets": {b: {"n_problems": next(iter(v.values()))[1] if v else 0,
+                            **{f"{m}_at_{n}": _json_value(mean)
+                               for (m, n), (mean, _) in sorted(v.items(), key=_order)}}
+                        for b, v in r.buckets.items()},
+        }
+    return {
+        "metrics": write_json(metrics, out_dir / METRICS_FILE),
+        "details": write_json(details, out_dir / DETAILS_FILE),
+        "report": _write_text(markdown_report(reports, header), out_dir / REPORT_FILE),
+    }
+
+
+def _write_text(text: str, path: Path) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _fmt(e: Estimate | None) -> str:
+    if e is None or math.isnan(e.value):
+        return "–"
+    return f"{e.value:.3f} [{e.low:.2f}, {e.high:.2f}]"
+
+
+def markdown_report(reports: Sequence[SetReport], header: str = "") -> str:
+    """One table per set: rows = methods, columns = N, cells = mean [95% CI]; then ablations,
+    buckets, skipped methods and notes."""
+    lines = [header.rstrip(), ""] if header else []
+    for r in reports:
+        ns = sorted({n for _, n in r.estimates})
+        lines += [f"## {r.name}", "",
+                  f"{r.n_problems} problems x {r.n_samples} samples"
+                  + (f"; {r.n_excluded} excluded (reference answer not parsable)" if r.n_excluded else "")
+                  + (f"; mean {r.mean_tokens:.1f} tokens per sample" if not math.isnan(r.mean_tokens) else ""),
+                  ""]
+        lines += ["| method | " + " | ".join(f"N={n}" for n in ns) + " |",
+                  "|---|" + "---|" * len(ns)]
+        methods = sorted({m for m, _ in r.estimates}, key=lambda m: (METHOD_ORDER + (m,)).index(m))
+        for m in methods:
+            lines.append(f"| {m} | " + " | ".join(_fmt(r.estimates.get((m, n))) for n in ns) + " |")
+        if r.auroc is not None:
+            lines += ["", f"SPRM AUROC (trajectory score vs correctness, all candidates): {r.auroc:.3f}"]
+        if not math.isnan(r.logprob_auroc):
+            lines += ["", f"Confidence AUROC (mean token log-prob vs correctness): {r.logprob_auroc:.3f}"]
+        if r.ablations:
+            lines += ["", "### Selector ablations (same samples)", "",
+                      "| variant | AUROC | " + " | ".join(f"sprm_best@{n}" for n in ns) + " | "
+                      + " | ".join(f"sprm_vote@{n}" for n in ns) + " |",
+                      "|---|---|" + "---|" * (2 * len(ns))]
+            for variant, v in r.ablations.items():
+                cells = [_fmt(v.estimates.get((m, n))) for m in ("sprm_best", "sprm_vote") for n in ns]
+                lines.append(f"| {variant} | {v.auroc:.3f} | " + " | ".join(cells) + " |")
+        if r.buckets:
+            top = max(ns) if ns else 1  # pass@1 and every method at the largest N (all N: details.json)
+            keys = [k for k in sorted(next(iter(r.buckets.values())), key=lambda k: _order((k, 0)))
+                    if k == ("pass", 1) or k[1] == top]
+            lines += ["", "### By difficulty bucket (means)", "",
+                      "| bucket | problems | " + " | ".join(f"{m}@{n}" for m, n in keys) + " |",
+                      "|---|---|" + "---|" * len(keys)]
+            for b, vals in sorted(r.buckets.items()):
+                count = next(iter(vals.values()))[1] if vals else 0
+                lines.append(f"| {b} | {count} | "
+                             + " | ".join(f"{vals[k][0]:.3f}" if k in vals else "–" for k in keys) + " |")
+        for s in r.skipped:
+            lines += ["", f"Skipped: {s}"]
+        for note in r.notes:
+            lines += ["", f"Note: {note}"]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def _artifact_root(tracking_uri: str) -> str | None:
+    """Artifacts beside a local sqlite store (`<db dir>/artifacts`), not in `./mlruns` of the
+    current directory (MLflow's default); a server decides for itself (None)."""
+    prefix = "sqlite:///"
+    if tracking_uri.startswith(prefix):
+        return (Path(tracking_uri[len(prefix):]).resolve().parent / "artifacts").as_uri()
+    return None
+
+
+def log_to_mlflow(metrics: Mapping[str, float], artifacts: Sequence[Path], params: Mapping[str, Any],
+                  tracking_uri: str | None, run_name: str = "evaluate",
+                  experiment: str = "reflective-math") -> str | None:
+    """Log metrics, params and artifact files to MLflow; returns the run id, or None when there is
+    neither an active run nor a `tracking_uri` (nothing is logged then).
+
+    With an active run (e.g. inside a training flow) everything goes to that run; otherwise a new
+    run `run_name` is started in `experiment` at `tracking_uri`.
+    """
+    import mlflow
+
+    active = mlflow.active_run()
+    if active is None and tracking_uri is None:
+        return None
+    finite = {k: float(v) for k, v in metrics.items() if v is not None and not math.isnan(float(v))}
+
+    def _log() -> str:
+        run = mlflow.active_run()
+        if params:
+            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics(finite)
+        for path in artifacts:
+            mlflow.log_artifact(str(path), artifact_path="eval")
+        return run.info.run_id
+
+    if active is not None:
+        return _log()
+    mlflow.set_tracking_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        mlflow.create_experiment(experiment, artifact_location=_artifact_root(tracking_uri))
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run(run_name=run_name):
+        return _log()

@@ -1,0 +1,97 @@
+"""Eval-set loaders on the real files, the synthetic held-out set and bad input."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from components.evaluation.eval_sets import (BUNDLED_DIR, KNOWN_SETS, PROMPT_SUFFIX, SHARED_DIR,
+                                             EvalSetError, load_eval_set)
+
+
+@pytest.mark.parametrize("name,count", [("aime24", 30), ("math500", 500), ("gsm8k", 1319)])
+def test_bundled_sets_load_in_full(name, count):
+    s = load_eval_set(name)
+    assert len(s) + len(s.excluded) == count
+    assert len(s.excluded) == 0
+    assert all(p.prompt.endswith(PROMPT_SUFFIX) for p in s.problems)
+    assert len({p.id for p in s.problems}) == len(s)
+
+
+def test_aime25_from_shared_copy_or_clear_message(tmp_path):
+    if (SHARED_DIR / "aime25.jsonl").is_file():
+        s = load_eval_set("aime25")
+        assert len(s) == 30
+        assert s.problems[0].answer == "70"
+        assert {p.bucket for p in s.problems} == {"p01-05", "p06-10", "p11-15"}
+    with pytest.raises(EvalSetError, match="aime25: .* is missing .*no licence"):
+        load_eval_set("aime25", shared_dir=tmp_path)
+
+
+def test_real_set_fields_and_buckets():
+    aime = load_eval_set("aime24")
+    first = aime.problems[0]
+    assert first.id == "aime24-60" and first.answer == "204"
+    assert first.prompt.startswith("Every morning Aya")
+    assert {p.bucket for p in aime.problems} == {"p01-05", "p06-10", "p11-15"}
+    math500 = load_eval_set("math500", n_problems=50)
+    assert len(math500) == 50
+    assert {p.bucket for p in load_eval_set("math500").problems} == {f"level-{i}" for i in range(1, 6)}
+    assert {p.bucket for p in load_eval_set("gsm8k").problems} == {"steps-2", "steps-3-4", "steps-5+"}
+
+
+def test_unknown_name_lists_known_sets():
+    with pytest.raises(EvalSetError, match="unknown eval set 'aime23'; known sets: synthetic, aime24"):
+        load_eval_set("aime23")
+    assert KNOWN_SETS == ("synthetic", "aime24", "aime25", "math500", "gsm8k")
+
+
+def test_unparsable_reference_answers_are_excluded_and_counted(tmp_path):
+    rows = [{"id": "a", "problem": "1+1?", "answer": "2"},
+            {"id": "b", "problem": "?", "answer": ""},
+            {"id": "c", "problem": "3+3?", "answer": "6"}]
+    (tmp_path / "gsm8k_test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    s = load_eval_set("gsm8k", bundled_dir=tmp_path)
+    assert [p.id for p in s.problems] == ["gsm8k-a", "gsm8k-c"]
+    assert s.excluded == (("gsm8k-b", ""),)
+
+
+def test_malformed_rows_name_the_line(tmp_path):
+    (tmp_path / "math500.jsonl").write_text('{"problem": "x", "answer": "1"}\n{"problem": "y"}\n')
+    with pytest.raises(EvalSetError, match=r"math500.jsonl:2: missing field 'answer'"):
+        load_eval_set("math500", bundled_dir=tmp_path)
+    (tmp_path / "math500.jsonl").write_text("{not json\n")
+    with pytest.raises(EvalSetError, match=r"math500.jsonl:1: not valid JSON"):
+        load_eval_set("math500", bundled_dir=tmp_path)
+
+
+def test_synthetic_heldout_set_is_bare_and_deterministic():
+    a = load_eval_set("synthetic", n_problems=40, seed=3)
+    b = load_eval_set("synthetic", n_problems=40, seed=3)
+    assert a == b and len(a) == 40
+    assert not any(PROMPT_SUFFIX in p.prompt for p in a.problems)
+    assert all(p.bucket == "linear" or p.bucket.startswith("arith-") for p in a.problems)
+    with pytest.raises(EvalSetError, match="n_problems is required"):
+        load_eval_set("synthetic")
+
+
+def test_synthetic_overlap_with_training_parquet_is_an_error(tmp_path):
+    held = load_eval_set("synthetic", n_problems=10, seed=0)
+    clean = tmp_path / "clean.parquet"
+    pq.write_table(pa.table({"problem": ["Compute 1+1.", "Compute 2+2."]}), clean)
+    assert len(load_eval_set("synthetic", n_problems=10, seed=0, train_parquet=clean)) == 10
+    leaky = tmp_path / "leaky.parquet"
+    pq.write_table(pa.table({"problem": ["Compute 1+1.", held.problems[3].prompt]}), leaky)
+    with pytest.raises(EvalSetError, match="1 held-out problems also appear in"):
+        load_eval_set("synthetic", n_problems=10, seed=0, train_parquet=leaky)
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"question": ["x"]}), bad)
+    with pytest.raises(EvalSetError, match="no 'problem' column"):
+        load_eval_set("synthetic", n_problems=10, seed=0, train_parquet=bad)
+
+
+def test_bundled_dir_holds_only_licensed_files():
+    names = sorted(p.name for p in BUNDLED_DIR.iterdir())
+    assert "aime25.jsonl" not in names
+    assert "PROVENANCE.md" in names
