@@ -80,6 +80,39 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clean(args: argparse.Namespace) -> int:
+    from components.data.cleaning import CleanConfig, load_clean_config, run_clean
+
+    cfg = load_clean_config(args.params) if args.params.is_file() else CleanConfig()
+    rep = run_clean(args.sources, args.out, args.eval_sets, args.policy, cfg)
+    print(f"clean: {rep.rows_in} rows in, {rep.rows_kept} kept, {rep.rows_rejected} rejected "
+          f"-> {rep.out_dir} ({rep.timings['total']:.1f} s)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from components.config import build, read_params
+    from components.data.synthetic import TaskConfig
+    from components.evaluation.runner import EvaluateConfig, parse_heads, run_evaluate
+
+    params = read_params(args.params) if args.params.is_file() else {}
+    cfg = build(EvaluateConfig, params.get("evaluate"), "evaluate")
+    task = build(TaskConfig, params.get("task"), "task")
+    if args.efforts:
+        cfg = cfg.with_efforts(args.efforts.split(","))
+    if args.n_problems is not None:
+        cfg = replace(cfg, n_problems=args.n_problems)
+    if args.backend:
+        cfg = replace(cfg, backend=args.backend)
+    sets = [s for a in (args.eval_set or []) for s in a.split(",") if s] or list(cfg.eval_sets)
+    result = run_evaluate(args.model, sets, cfg, args.out, args.tracking_uri, parse_heads(args.head or []),
+                          train_parquet=args.train_parquet, task=task)
+    print(json.dumps(result.metrics))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reflect",
@@ -114,6 +147,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="input JSONL with `completion` and `reference` fields")
     p.add_argument("--out", type=Path, required=True, help="output JSONL")
     p.set_defaults(func=cmd_grade)
+
+    from components.data.cleaning import build_parser as add_clean_arguments
+
+    p = sub.add_parser("clean", help="clean math sources into the training set (agents, ledger, GX gate)",
+                       description="Run the cleaning agents (format, verifiability, consistency, dedup, "
+                                   "decontamination, difficulty, judge), combine their verdicts, write "
+                                   "clean.parquet, the rejected-row ledger and report.json.")
+    add_clean_arguments(p)
+    p.set_defaults(func=cmd_clean)
+
+    p = sub.add_parser("evaluate", help="best-of-N at each effort against pass@1, majority, confidence and oracle",
+                       description="Sample once at the largest N per problem, then compute every method "
+                                   "(pass@1, majority, SPRM best-of-N, SPRM vote, confidence, oracle) "
+                                   "from the same samples; write metrics.json, report.md and plots.")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model directory (default: %(default)s)")
+    p.add_argument("--eval-set", action="append",
+                   help="eval set name (synthetic, aime24, aime25, math500, gsm8k) or comma list; repeatable "
+                        "(default: evaluate.eval_sets)")
+    p.add_argument("--efforts", help="comma list of low, medium, high (default: evaluate.report_efforts)")
+    p.add_argument("--out", type=Path, default=Path("reports/eval"), help="output directory (default: %(default)s)")
+    p.add_argument("--head", action="append", help="extra SPRM head for ablations, NAME=PATH; repeatable")
+    p.add_argument("--train-parquet", type=Path, help="training set, to check the synthetic set never overlaps it")
+    p.add_argument("--n-problems", type=int, help="override evaluate.n_problems (synthetic set size)")
+    p.add_argument("--backend", choices=["hf", "vllm"], help="generation backend (vllm needs the gpu extra)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI to log the run to (default: none)")
+    _params_arg(p)
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 
