@@ -15,8 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from components.config import as_flat_dict
 from components.data.cleaning import CleanConfig, CleanReport, load_clean_config, run_clean
 from components.data.ledger import report_metrics
-
-DEFAULT_TRACKING_URI = "sqlite:///mlflow/mlflow.db"
+from components.registry.store import DEFAULT_TRACKING_URI, ensure_experiment
 
 
 @task(name="clean", cache_policy=NO_CACHE)  # it writes files: never reuse a cached result
@@ -30,7 +29,7 @@ def log_task(report: CleanReport, cfg: CleanConfig, tracking_uri: str, experimen
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(experiment)
+    mlflow.set_experiment(experiment_id=ensure_experiment(tracking_uri, experiment))
     with mlflow.start_run(run_name="clean") as run:
         mlflow.log_params({f"clean.{k}": str(v)[:500] for k, v in as_flat_dict(cfg).items()})
         mlflow.log_metrics(report_metrics(report.report))

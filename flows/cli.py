@@ -8,6 +8,7 @@ code 2; `--debug` shows the full traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -90,6 +91,37 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from components.config import build, read_params
+    from components.training.config import TrainConfig, with_overrides
+    from components.training.trainer import run_train
+
+    params = read_params(args.params) if args.params.is_file() else {}
+    cfg = with_overrides(build(TrainConfig, params.get("train"), "train"), args.steps, args.loss)
+    uri = None if args.tracking_uri.lower() == "none" else args.tracking_uri
+    with training_progress(cfg.steps) as on_step:
+        result = run_train(cfg, args.model, args.data, args.out, uri, args.resume, on_step=on_step)
+    print(json.dumps({"model_dir": str(result.model_dir), "checkpoint": str(result.checkpoint),
+                      "steps": result.steps, "aha_step": result.aha_step, "run_id": result.run_id,
+                      **result.summary}))
+    return 0
+
+
+@contextlib.contextmanager
+def training_progress(total: int):
+    """A progress bar fed by the trainer's per-step callback (reward, AUROC, score gap)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc="train", unit="step") as bar:
+        def on_step(step: int, metrics: dict[str, float]) -> None:
+            bar.n = step
+            bar.set_postfix(reward=f"{metrics.get('train/reward_mean', float('nan')):.3f}",
+                            auroc=f"{metrics.get('train/sprm_auroc', float('nan')):.2f}",
+                            gap=f"{metrics.get('train/score_gap', float('nan')):.3f}", refresh=False)
+            bar.refresh()
+        yield on_step
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -111,6 +143,51 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                           train_parquet=args.train_parquet, task=task)
     print(json.dumps(result.metrics))
     return 0
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    from flows.register import register_flow
+
+    tags = dict(_key_value(t) for t in args.tag or [])
+    print(json.dumps(register_flow(args.model, args.params, args.tracking_uri, args.name, tags)))
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from flows.promote import promote_flow
+
+    # A challenger that loses the gate is a decision, not an error: exit 0 either way.
+    print(json.dumps(promote_flow(args.version, args.eval_dir, None, args.params, args.tracking_uri, args.name),
+                     default=str))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from flows.pipeline import pipeline
+
+    pipeline(args.params, args.workdir, args.tracking_uri, args.model, args.source, args.eval_sets,
+             use_cache=not args.no_cache)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from components.registry.serving import model_uri, serve_foreground
+
+    return serve_foreground(model_uri(args.name, args.alias), args.tracking_uri, args.host, args.port)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from flows.deploy import deploy
+
+    deploy(args.cron, args.name, args.params, args.workdir, args.tracking_uri, args.model)
+    return 0
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--tag expects KEY=VALUE, got {text!r}")
+    return key, value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,6 +234,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_clean_arguments(p)
     p.set_defaults(func=cmd_clean)
 
+    p = sub.add_parser("train", help="joint GRPO + SPR training of policy and head, tracked in MLflow",
+                       description="On-policy GRPO for the policy and the SPR loss for the SPRM head, one "
+                                   "optimisation step for both; per-step metrics (reward, score gap, AUROC, "
+                                   "timers) and the aha step go to MLflow; atomic checkpoints, --resume. "
+                                   "Multi-process: accelerate launch --multi_gpu --num_processes 2 -m flows.cli train")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="initial policy directory (default: %(default)s)")
+    p.add_argument("--data", type=Path, default=Path("data/clean/clean.parquet"),
+                   help="training set with problem/answer columns (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=Path("models/train"),
+                   help="output dir: model/, checkpoints/, train_metrics.json (default: %(default)s)")
+    p.add_argument("--tracking-uri", default="sqlite:///mlflow/mlflow.db",
+                   help="MLflow tracking URI; 'none' disables tracking (default: %(default)s)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT/checkpoints")
+    p.add_argument("--steps", type=int, help="override train.steps")
+    p.add_argument("--loss", choices=["spr", "bce"], help="override train.spr.loss (bce = the paper's ablation)")
+    _params_arg(p)
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("evaluate", help="best-of-N at each effort against pass@1, majority, confidence and oracle",
                        description="Sample once at the largest N per problem, then compute every method "
                                    "(pass@1, majority, SPRM best-of-N, SPRM vote, confidence, oracle) "
@@ -174,6 +269,65 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracking-uri", help="MLflow tracking URI to log the run to (default: none)")
     _params_arg(p)
     p.set_defaults(func=cmd_evaluate)
+
+    from components.registry.store import DEFAULT_TRACKING_URI
+
+    p = sub.add_parser("register", help="log a model dir as an MLflow model version (alias challenger)",
+                       description="Log policy + head + tokenizer as an MLflow pyfunc, register it and set "
+                                   "the alias `challenger`.")
+    p.add_argument("--model", type=Path, required=True, help="model directory (e.g. models/train/<key>/model)")
+    p.add_argument("--name", help="registered model name (default: register.name)")
+    p.add_argument("--tag", action="append", help="extra version tag KEY=VALUE; repeatable")
+    p.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI, help="MLflow tracking URI (default: %(default)s)")
+    _params_arg(p)
+    p.set_defaults(func=cmd_register)
+
+    p = sub.add_parser("promote", help="move alias champion to a version only if it beats the champion",
+                       description="Gate a registered version against the champion on the same eval set "
+                                   "(params section `promote`); record the decision as version tags.")
+    p.add_argument("--version", required=True, help="registered model version to consider")
+    p.add_argument("--eval-dir", type=Path, default=Path("reports/eval"),
+                   help="directory with the version's metrics.json (default: %(default)s)")
+    p.add_argument("--name", help="registered model name (default: register.name)")
+    p.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI, help="MLflow tracking URI (default: %(default)s)")
+    _params_arg(p)
+    p.set_defaults(func=cmd_promote)
+
+    p = sub.add_parser("run", help="the whole pipeline as a Prefect flow (clean, bootstrap, train, register, "
+                                   "evaluate, promote)",
+                       description="Run every stage; stages whose inputs did not change are skipped "
+                                   "(Prefect cache); an interrupted training resumes from its checkpoint.")
+    p.add_argument("--workdir", type=Path, default=Path("."), help="where outputs go (default: the current dir)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite store under WORKDIR/mlflow)")
+    p.add_argument("--model", type=Path, help="base model dir instead of bootstrapping the embedded default")
+    p.add_argument("--source", action="append", help="cleaning source (default: synthetic-default); repeatable")
+    p.add_argument("--eval-sets", action="append", help="eval set for evaluate/promote; repeatable")
+    p.add_argument("--no-cache", action="store_true", help="re-run every stage")
+    _params_arg(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("serve", help="serve a registered model (default: the champion) over HTTP on 127.0.0.1",
+                       description="Wraps `mlflow models serve -m models:/NAME@ALIAS --env-manager local`. "
+                                   "POST /invocations with {\"inputs\": [\"Compute 1+2.\"], \"params\": "
+                                   "{\"effort\": \"low\"}}.")
+    p.add_argument("--name", default="reflective-math", help="registered model name (default: %(default)s)")
+    p.add_argument("--alias", default="champion", help="alias to serve (default: %(default)s)")
+    p.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI, help="MLflow tracking URI (default: %(default)s)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
+    p.add_argument("--port", type=int, default=5001, help="port (default: %(default)s)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("deploy", help="schedule the pipeline as a Prefect deployment (cron) and serve it",
+                       description="Create deployment reflective-pipeline/NAME on CRON with flow.serve and keep "
+                                   "running as its runner (Ctrl-C pauses the schedule). Point PREFECT_API_URL at "
+                                   "a server (infra/local/start_prefect.sh) to see it in the Prefect UI.")
+    p.add_argument("--cron", required=True, help='cron schedule, e.g. "0 3 * * 1" (Mondays 03:00)')
+    p.add_argument("--name", default="weekly", help="deployment name (default: %(default)s)")
+    p.add_argument("--workdir", type=Path, default=Path("."), help="where the scheduled runs write")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite store under WORKDIR/mlflow)")
+    p.add_argument("--model", type=Path, help="base model dir instead of bootstrapping the embedded default")
+    _params_arg(p)
+    p.set_defaults(func=cmd_deploy)
     return parser
 
 
@@ -185,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("reflect: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         if args.debug:
             raise
         print(f"reflect {args.command}: error: {exc}", file=sys.stderr)

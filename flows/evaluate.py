@@ -14,8 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from components.config import build, read_params
 from components.data.synthetic import TaskConfig
 from components.evaluation.runner import EvalResult, EvaluateConfig, run_evaluate
-
-DEFAULT_TRACKING_URI = "sqlite:///mlflow/mlflow.db"
+from components.registry.store import DEFAULT_TRACKING_URI
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)  # samples with a model and writes files

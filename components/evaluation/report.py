@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from components.evaluation.metrics import Estimate
+from components.registry.store import ensure_experiment
 
 METHOD_ORDER: tuple[str, ...] = ("pass", "majority", "sprm_best", "sprm_vote", "logprob_best", "oracle")
 METRICS_FILE = "metrics.json"
@@ -206,15 +207,6 @@ def markdown_report(reports: Sequence[SetReport], header: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _artifact_root(tracking_uri: str) -> str | None:
-    """Artifacts beside a local sqlite store (`<db dir>/artifacts`), not in `./mlruns` of the
-    current directory (MLflow's default); a server decides for itself (None)."""
-    prefix = "sqlite:///"
-    if tracking_uri.startswith(prefix):
-        return (Path(tracking_uri[len(prefix):]).resolve().parent / "artifacts").as_uri()
-    return None
-
-
 def log_to_mlflow(metrics: Mapping[str, float], artifacts: Sequence[Path], params: Mapping[str, Any],
                   tracking_uri: str | None, run_name: str = "evaluate",
                   experiment: str = "reflective-math") -> str | None:
@@ -243,8 +235,6 @@ def log_to_mlflow(metrics: Mapping[str, float], artifacts: Sequence[Path], param
     if active is not None:
         return _log()
     mlflow.set_tracking_uri(tracking_uri)
-    if mlflow.get_experiment_by_name(experiment) is None:
-        mlflow.create_experiment(experiment, artifact_location=_artifact_root(tracking_uri))
-    mlflow.set_experiment(experiment)
+    mlflow.set_experiment(experiment_id=ensure_experiment(tracking_uri, experiment))
     with mlflow.start_run(run_name=run_name):
         return _log()

@@ -117,6 +117,16 @@ class ReflectiveModel:
                               f"{self.max_positions}; shorten the problem")
         return ids
 
+    def prompt_fits(self, problems: Sequence[str], max_new_tokens: int) -> list[bool]:
+        """Whether each problem's prompt leaves `max_new_tokens` of context (batched encoding)."""
+        if getattr(self.tokenizer, "chat_template", None):
+            texts = [self.tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                                        add_generation_prompt=True) for p in problems]
+        else:
+            texts = list(problems)
+        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        return [bool(p.strip()) and n + max_new_tokens <= self.max_positions for p, n in zip(problems, lengths)]
+
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
     def generate(self, problems: Sequence[str], n: int, sampling: SamplingConfig = SamplingConfig(),

@@ -1,0 +1,48 @@
+"""An exclusive inter-process lock on a file (POSIX `flock`), with a bounded wait.
+
+Two promotions at once (two processes, one registry) must not both read the same champion and
+both move the alias: whoever holds the lock reads, decides and writes; the other waits, then sees
+the new champion. The kernel drops the lock when its holder exits, even on a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class LockTimeoutError(TimeoutError):
+    """The lock was held by someone else for longer than the wait allowed; the message names the file."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path | str, timeout_s: float = 120.0, poll_s: float = 0.05) -> Iterator[Path]:
+    """Hold an exclusive `flock` on `path` (created if missing) inside the `with` block."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = path.read_text(encoding="utf-8", errors="replace").strip() or "?"
+                    raise LockTimeoutError(
+                        f"{path}: still held by process {holder} after {timeout_s:g}s; wait for that "
+                        "promotion to finish and run again") from None
+                time.sleep(poll_s)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            yield path
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,104 @@
+"""GRPO for the policy (METHOD.md section 3): pure functions on tensors.
+
+The policy part of the joint objective is
+
+    loss = pg_loss - entropy_coef * entropy + kl_coef * kl        (+ spr_loss, see spr_loss.py)
+
+with group-relative advantages (Shao et al. 2024), a PPO-style clipped ratio at token level, the
+k3 (`low_var_kl`) estimator of KL(policy || reference) and the policy's token entropy, each averaged
+over the response tokens of the whole batch (token-mean, as verl 0.2 and the reference do).
+Shapes: B = completions in the batch (prompts x G), T = response tokens (padded), V = vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-6) -> torch.Tensor:
+    """Group-relative advantage `(r - mean_group) / (std_group + eps)` (METHOD.md section 3).
+
+    `rewards` [B] holds B = n_groups * group_size outcome rewards, each prompt's group contiguous.
+    The std is the unbiased one (`torch.std`, as verl's `compute_grpo_outcome_advantage`); a group
+    whose rewards are all equal gets advantage exactly 0 for every member. Returns [B].
+    """
+    if rewards.dim() != 1:
+        raise ValueError(f"rewards must be 1-D [B], got shape {tuple(rewards.shape)}")
+    if group_size < 2:
+        raise ValueError(f"group_size must be >= 2 for group-relative advantages, got {group_size}")
+    if rewards.numel() % group_size:
+        raise ValueError(f"{rewards.numel()} rewards do not split into groups of {group_size}")
+    grouped = rewards.view(-1, group_size)                     # [n_groups, G]
+    mean = grouped.mean(dim=1, keepdim=True)                   # [n_groups, 1]
+    std = grouped.std(dim=1, keepdim=True)                     # [n_groups, 1], unbiased
+    adv = (grouped - mean) / (std + eps)                       # [n_groups, G]
+    # A group of identical rewards carries no signal: exactly 0 (not rounding noise / eps).
+    tied = (grouped == grouped[:, :1]).all(dim=1, keepdim=True)  # [n_groups, 1]
+    return torch.where(tied, torch.zeros_like(adv), adv).reshape(-1)  # [B]
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of `values` over positions where `mask` is 1 (token-mean over the batch); 0 if none."""
+    mask = mask.to(values.dtype)
+    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+@dataclass(frozen=True)
+class PolicyLoss:
+    """Clipped policy-gradient loss (scalar, differentiable) and the share of clipped tokens."""
+
+    loss: torch.Tensor
+    clip_fraction: torch.Tensor
+
+
+def clipped_policy_loss(
+    logprob: torch.Tensor,
+    old_logprob: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    clip: float = 0.2,
+) -> PolicyLoss:
+    """PPO-style clipped surrogate at token level (METHOD.md section 3, GRPO).
+
+    `logprob`, `old_logprob`, `mask` are [B, T] (log-probs of the sampled response tokens under the
+    current and the sampling policy; mask 1 on response tokens); `advantages` is [B] (one per
+    completion, broadcast over its tokens). Per token: `max(-A * ratio, -A * clip(ratio, 1-c, 1+c))`
+    with `ratio = exp(logprob - old_logprob)`; the loss is the mean over all masked tokens. On the
+    first (on-policy) update the ratio is 1 and the gradient is `-A * grad logprob`.
+    """
+    ratio = torch.exp(logprob - old_logprob)                   # [B, T]
+    adv = advantages.unsqueeze(-1)                             # [B, 1]
+    unclipped = -adv * ratio                                   # [B, T]
+    clipped = -adv * torch.clamp(ratio, 1.0 - clip, 1.0 + clip)  # [B, T]
+    per_token = torch.maximum(unclipped, clipped)              # [B, T]
+    clip_fraction = masked_mean((clipped > unclipped).to(logprob.dtype), mask).detach()
+    return PolicyLoss(masked_mean(per_token, mask), clip_fraction)
+
+
+def low_var_kl(logprob: torch.Tensor, ref_logprob: torch.Tensor, bound: float = 10.0) -> torch.Tensor:
+    """k3 estimator of KL(policy || reference) per token, clamped to [-bound, bound] as verl does.
+
+    With `d = ref_logprob - logprob` (log of the ratio ref/policy at the sampled token),
+    `k3 = exp(d) - d - 1`, which is >= 0 and unbiased for the KL under samples from the policy
+    (Schulman, "Approximating KL divergence"; verl's `kl_penalty="low_var_kl"`). Shapes [B, T] -> [B, T].
+    """
+    d = ref_logprob - logprob                                  # [B, T]
+    return torch.clamp(torch.exp(d) - d - 1.0, min=-bound, max=bound)
+
+
+def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy of the categorical distribution at each position: [B, T, V] -> [B, T].
+
+    `H = logsumexp(z) - sum(softmax(z) * z)`, numerically stable for large logits.
+    """
+    probs = torch.softmax(logits, dim=-1)                      # [B, T, V]
+    return torch.logsumexp(logits, dim=-1) - (probs * logits).sum(dim=-1)
+
+
+def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """Log-prob of each given token: logits [B, T, V], tokens [B, T] (int) -> [B, T]."""
+    # gather - logsumexp: no [B, T, V] log-softmax copy (matters for 150k-token vocabularies).
+    picked = logits.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)  # [B, T]
+    return picked - torch.logsumexp(logits, dim=-1)               # [B, T]

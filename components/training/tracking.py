@@ -1,0 +1,128 @@
+"""What the training run tracks about the SPRM head (METHOD.md section 3, the "aha moment").
+
+Per step, on that step's rollouts: the score gap (mean trajectory score of correct minus incorrect
+rollouts), the head's AUROC (correct vs incorrect, ties count 1/2) and its accuracy at threshold
+0.5. Over the run: the aha step (the first step from which the gap stays above a threshold for a
+window of steps) and a warning when the dynamic weight never keeps one of the two classes.
+Plain numpy; NaN marks "undefined" (e.g. no correct rollout this step).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _arrays(scores: Sequence[float] | np.ndarray, correct: Sequence[bool] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    y = np.asarray(correct, dtype=bool).reshape(-1)
+    if s.shape != y.shape:
+        raise ValueError(f"scores and labels differ in length: {s.size} vs {y.size}")
+    return s, y
+
+
+def score_gap(scores: Sequence[float], correct: Sequence[bool]) -> float:
+    """Mean score of correct minus mean score of incorrect trajectories; NaN if a class is empty."""
+    s, y = _arrays(scores, correct)
+    if not y.any() or y.all():
+        return math.nan
+    return float(s[y].mean() - s[~y].mean())
+
+
+def auroc(scores: Sequence[float], correct: Sequence[bool]) -> float:
+    """Area under the ROC curve of `scores` for separating correct from incorrect; NaN if one class.
+
+    Mann-Whitney form: the probability that a random correct trajectory scores higher than a random
+    incorrect one, ties counted 1/2 (average ranks).
+
+    >>> auroc([0.9, 0.8, 0.1], [True, True, False])
+    1.0
+    >>> auroc([0.5, 0.5], [True, False])
+    0.5
+    """
+    s, y = _arrays(scores, correct)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(s.size, dtype=np.float64)
+    sorted_s = s[order]
+    i = 0
+    while i < s.size:                       # average 1-based ranks over each run of ties
+        j = i
+        while j + 1 < s.size and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def accuracy_at(scores: Sequence[float], correct: Sequence[bool], threshold: float = 0.5) -> float:
+    """Share of trajectories whose prediction `score > threshold` matches the outcome; NaN if empty."""
+    s, y = _arrays(scores, correct)
+    if s.size == 0:
+        return math.nan
+    return float(((s > threshold) == y).mean())
+
+
+@dataclass(frozen=True)
+class HeadMetrics:
+    """The head's standing on one step's rollouts (trajectory scores vs outcome labels)."""
+
+    score_gap: float
+    auroc: float
+    accuracy: float
+    mean_correct: float       # mean score of correct rollouts (NaN if none)
+    mean_incorrect: float     # mean score of incorrect rollouts (NaN if none)
+
+
+def head_metrics(scores: Sequence[float], correct: Sequence[bool], threshold: float = 0.5) -> HeadMetrics:
+    """Score gap, AUROC, accuracy and per-class mean scores for one step's rollouts."""
+    s, y = _arrays(scores, correct)
+    return HeadMetrics(
+        score_gap=score_gap(s, y),
+        auroc=auroc(s, y),
+        accuracy=accuracy_at(s, y, threshold),
+        mean_correct=float(s[y].mean()) if y.any() else math.nan,
+        mean_incorrect=float(s[~y].mean()) if (~y).any() else math.nan,
+    )
+
+
+def detect_aha(gaps: Sequence[float], threshold: float, window: int, first_step: int = 0) -> int | None:
+    """The aha step: the first step from which the score gap stays > `threshold` for `window` steps.
+
+    `gaps[i]` is the gap at step `first_step + i`. A NaN gap (a step without correct or without
+    incorrect rollouts) breaks a window. A run that rises above the threshold and dips back before
+    `window` steps is not an aha; neither is a run cut short by the end of training. Returns the
+    step number, or None.
+    """
+    if window < 1:
+        raise ValueError(f"aha window must be >= 1, got {window}")
+    run = 0
+    for i, gap in enumerate(gaps):
+        run = run + 1 if (not math.isnan(gap) and gap > threshold) else 0
+        if run >= window:
+            return first_step + i - window + 1
+    return None
+
+
+def never_kept_warning(kept_pos: Sequence[float], kept_neg: Sequence[float]) -> str | None:
+    """A one-line warning when the dynamic weight has kept no step of one class over all steps.
+
+    `kept_pos[i]` / `kept_neg[i]` are the kept shares of correct / incorrect trajectories' steps at
+    step i (NaN where the class had no step). A class that appeared but was never kept means the
+    head sits at the filter's degenerate fixed point (see spr_loss.py). None when all is well.
+    """
+    problems = []
+    for name, shares in (("correct (positive)", kept_pos), ("incorrect (negative)", kept_neg)):
+        seen = [x for x in shares if not math.isnan(x)]
+        if seen and max(seen) == 0.0:
+            problems.append(name)
+    if not problems:
+        return None
+    return (f"SPR dynamic weight never kept a step of {' or '.join(problems)} trajectories over "
+            f"{len(kept_pos)} steps: the head is stuck on one side; raise spr.bce_warmup_steps or use spr.loss=bce")

@@ -1,0 +1,79 @@
+"""The promote stage as a Prefect flow: compare challenger and champion, move `champion` or not.
+
+Both must be measured on the same eval set and samples. The champion's gate values are recorded on
+its version with the digest of the eval config; when that digest differs from the challenger's
+(params changed), the champion is downloaded and evaluated again with the same config first.
+Then `components.registry.promotion.promote` decides under the promotion lock and records why.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from components.config import build, read_params
+from components.data.synthetic import TaskConfig
+from components.evaluation.runner import EvaluateConfig
+from components.registry.promotion import (Decision, PromoteConfig, champion_to_reevaluate, eval_fingerprint,
+                                           promote)
+from components.registry.pyfunc import RegisterConfig, download_model_dir
+from components.registry.store import DEFAULT_TRACKING_URI
+from flows.registry_io import REGISTRY_RETRIES, REGISTRY_RETRY_DELAY_S, registry_io_only
+
+_REGISTRY = dict(cache_policy=NO_CACHE, retries=REGISTRY_RETRIES, retry_delay_seconds=REGISTRY_RETRY_DELAY_S,
+                 retry_condition_fn=registry_io_only)
+
+
+@task(name="champion-to-reevaluate", **_REGISTRY)
+def stale_champion_task(name: str, tracking_uri: str, fingerprint: str) -> str | None:
+    from mlflow import MlflowClient
+
+    return champion_to_reevaluate(MlflowClient(tracking_uri), name, fingerprint)
+
+
+@task(name="download-champion", **_REGISTRY)
+def download_task(name: str, version: str, tracking_uri: str, dst: Path) -> Path:
+    return download_model_dir(name, version, tracking_uri, dst)
+
+
+@task(name="promote", **_REGISTRY)
+def promote_task(name: str, version: str, metrics: dict, cfg: PromoteConfig, tracking_uri: str,
+                 fingerprint: str, measured: dict[str, dict]) -> Decision:
+    from mlflow import MlflowClient
+
+    return promote(name, version, metrics, cfg, MlflowClient(tracking_uri), eval_fingerprint=fingerprint,
+                   champion_metrics=measured)
+
+
+@flow(name="promote")
+def promote_flow(version: str, eval_dir: Path = Path("reports/eval"), metrics: dict | None = None,
+                 params: Path = Path("params.yaml"), tracking_uri: str = DEFAULT_TRACKING_URI,
+                 name: str | None = None, eval_sets: list[str] | None = None,
+                 workdir: Path = Path(".")) -> dict:
+    """Gate `version` (metrics from `metrics` or `eval_dir/metrics.json`) against the champion."""
+    p = read_params(params) if Path(params).is_file() else {}
+    cfg = build(PromoteConfig, p.get("promote"), "promote")
+    name = name or build(RegisterConfig, p.get("register"), "register").name
+    eval_cfg = build(EvaluateConfig, p.get("evaluate"), "evaluate")
+    sets = list(eval_sets or eval_cfg.eval_sets)
+    if metrics is None:
+        path = Path(eval_dir) / "metrics.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no evaluation metrics; run `reflect evaluate` on version {version} first")
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    fingerprint = eval_fingerprint(eval_cfg, build(TaskConfig, p.get("task"), "task"), sets)
+    measured: dict[str, dict] = {}
+    stale = stale_champion_task(name, tracking_uri, fingerprint)
+    if stale is not None and stale != str(version):
+        from flows.evaluate import evaluate_flow
+
+        champ_dir = download_task(name, stale, tracking_uri, Path(workdir) / "models" / f"champion-v{stale}")
+        measured[stale] = evaluate_flow(model_dir=champ_dir, eval_sets=sets, params=Path(params),
+                                        out_dir=Path(workdir) / "reports" / f"eval-champion-v{stale}",
+                                        tracking_uri=tracking_uri)
+    decision = promote_task(name, str(version), dict(metrics), cfg, tracking_uri, fingerprint, measured)
+    return {"name": name, "version": str(version), "promoted": decision.promote, "reason": decision.reason,
+            "values": decision.values}
