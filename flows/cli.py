@@ -226,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_grade)
 
     from components.data.cleaning import build_parser as add_clean_arguments
+    from components.registry.store import env_tracking_uri
 
     p = sub.add_parser("clean", help="clean math sources into the training set (agents, ledger, GX gate)",
                        description="Run the cleaning agents (format, verifiability, consistency, dedup, "
@@ -244,8 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training set with problem/answer columns (default: %(default)s)")
     p.add_argument("--out", type=Path, default=Path("models/train"),
                    help="output dir: model/, checkpoints/, train_metrics.json (default: %(default)s)")
-    p.add_argument("--tracking-uri", default="sqlite:///mlflow/mlflow.db",
-                   help="MLflow tracking URI; 'none' disables tracking (default: %(default)s)")
+    p.add_argument("--tracking-uri", default=env_tracking_uri(),
+                   help="MLflow tracking URI; 'none' disables tracking (default: %(default)s, from "
+                        "$MLFLOW_TRACKING_URI when set)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT/checkpoints")
     p.add_argument("--steps", type=int, help="override train.steps")
     p.add_argument("--loss", choices=["spr", "bce"], help="override train.spr.loss (bce = the paper's ablation)")
@@ -266,11 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-parquet", type=Path, help="training set, to check the synthetic set never overlaps it")
     p.add_argument("--n-problems", type=int, help="override evaluate.n_problems (synthetic set size)")
     p.add_argument("--backend", choices=["hf", "vllm"], help="generation backend (vllm needs the gpu extra)")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI to log the run to (default: none)")
+    p.add_argument("--tracking-uri", default=env_tracking_uri(None),
+                   help="MLflow tracking URI to log the run to (default: $MLFLOW_TRACKING_URI, else none)")
     _params_arg(p)
     p.set_defaults(func=cmd_evaluate)
 
-    from components.registry.store import DEFAULT_TRACKING_URI
+    TRACKING_HELP = "MLflow tracking URI (default: %(default)s; $MLFLOW_TRACKING_URI when set)"
 
     p = sub.add_parser("register", help="log a model dir as an MLflow model version (alias challenger)",
                        description="Log policy + head + tokenizer as an MLflow pyfunc, register it and set "
@@ -278,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, required=True, help="model directory (e.g. models/train/<key>/model)")
     p.add_argument("--name", help="registered model name (default: register.name)")
     p.add_argument("--tag", action="append", help="extra version tag KEY=VALUE; repeatable")
-    p.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI, help="MLflow tracking URI (default: %(default)s)")
+    p.add_argument("--tracking-uri", default=env_tracking_uri(), help=TRACKING_HELP)
     _params_arg(p)
     p.set_defaults(func=cmd_register)
 
@@ -289,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-dir", type=Path, default=Path("reports/eval"),
                    help="directory with the version's metrics.json (default: %(default)s)")
     p.add_argument("--name", help="registered model name (default: register.name)")
-    p.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI, help="MLflow tracking URI (default: %(default)s)")
+    p.add_argument("--tracking-uri", default=env_tracking_uri(), help=TRACKING_HELP)
     _params_arg(p)
     p.set_defaults(func=cmd_promote)
 
@@ -298,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run every stage; stages whose inputs did not change are skipped "
                                    "(Prefect cache); an interrupted training resumes from its checkpoint.")
     p.add_argument("--workdir", type=Path, default=Path("."), help="where outputs go (default: the current dir)")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite store under WORKDIR/mlflow)")
+    p.add_argument("--tracking-uri", default=env_tracking_uri(None),
+                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else a sqlite store under WORKDIR/mlflow)")
     p.add_argument("--model", type=Path, help="base model dir instead of bootstrapping the embedded default")
     p.add_argument("--source", action="append", help="cleaning source (default: synthetic-default); repeatable")
     p.add_argument("--eval-sets", action="append", help="eval set for evaluate/promote; repeatable")
@@ -312,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "{\"effort\": \"low\"}}.")
     p.add_argument("--name", default="reflective-math", help="registered model name (default: %(default)s)")
     p.add_argument("--alias", default="champion", help="alias to serve (default: %(default)s)")
-    p.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI, help="MLflow tracking URI (default: %(default)s)")
+    p.add_argument("--tracking-uri", default=env_tracking_uri(), help=TRACKING_HELP)
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
     p.add_argument("--port", type=int, default=5001, help="port (default: %(default)s)")
     p.set_defaults(func=cmd_serve)
@@ -324,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cron", required=True, help='cron schedule, e.g. "0 3 * * 1" (Mondays 03:00)')
     p.add_argument("--name", default="weekly", help="deployment name (default: %(default)s)")
     p.add_argument("--workdir", type=Path, default=Path("."), help="where the scheduled runs write")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite store under WORKDIR/mlflow)")
+    p.add_argument("--tracking-uri", default=env_tracking_uri(None),
+                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else a sqlite store under WORKDIR/mlflow)")
     p.add_argument("--model", type=Path, help="base model dir instead of bootstrapping the embedded default")
     _params_arg(p)
     p.set_defaults(func=cmd_deploy)

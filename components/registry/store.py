@@ -8,6 +8,7 @@ happened to run from; experiments are created with that artifact location.
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -15,6 +16,11 @@ from urllib.parse import unquote, urlparse
 LOCK_NAME = "promote.lock"
 # The default run's local store (sqlite backend, artifacts in mlflow/artifacts): `make ui` opens it.
 DEFAULT_TRACKING_URI = "sqlite:///mlflow/mlflow.db"
+
+
+def env_tracking_uri(fallback: str | None = DEFAULT_TRACKING_URI) -> str | None:
+    """`$MLFLOW_TRACKING_URI` when set (as MLflow users expect), else `fallback`."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or fallback
 
 
 def local_store_dir(tracking_uri: str) -> Path | None:

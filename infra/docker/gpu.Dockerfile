@@ -19,4 +19,5 @@ COPY params.yaml ./
 RUN pip install --upgrade pip \
  && pip install torch==2.13.0 \
  && pip install -e '.[gpu]' 'transformers==5.17.*'
-ENTRYPOINT ["reflect"]
+# No ENTRYPOINT: a Prefect Kubernetes worker passes the flow-run command as the container command.
+CMD ["reflect", "--help"]
