@@ -8,7 +8,6 @@ code 2; `--debug` shows the full traceback instead.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -94,6 +93,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from components.config import build, read_params
     from components.training.config import TrainConfig, with_overrides
+    from components.training.progress import training_progress
     from components.training.trainer import run_train
 
     params = read_params(args.params) if args.params.is_file() else {}
@@ -105,21 +105,6 @@ def cmd_train(args: argparse.Namespace) -> int:
                       "steps": result.steps, "aha_step": result.aha_step, "run_id": result.run_id,
                       **result.summary}))
     return 0
-
-
-@contextlib.contextmanager
-def training_progress(total: int):
-    """A progress bar fed by the trainer's per-step callback (reward, AUROC, score gap)."""
-    from tqdm.auto import tqdm
-
-    with tqdm(total=total, desc="train", unit="step") as bar:
-        def on_step(step: int, metrics: dict[str, float]) -> None:
-            bar.n = step
-            bar.set_postfix(reward=f"{metrics.get('train/reward_mean', float('nan')):.3f}",
-                            auroc=f"{metrics.get('train/sprm_auroc', float('nan')):.2f}",
-                            gap=f"{metrics.get('train/score_gap', float('nan')):.3f}", refresh=False)
-            bar.refresh()
-        yield on_step
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

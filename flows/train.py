@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from components.config import build, read_params
 from components.training.config import TrainConfig, with_overrides
+from components.training.progress import training_progress
 from components.training.trainer import TrainResult, run_train
 from components.registry.store import DEFAULT_TRACKING_URI
 
@@ -21,7 +22,8 @@ from components.registry.store import DEFAULT_TRACKING_URI
 @task(name="train", cache_policy=NO_CACHE)  # trains and writes checkpoints
 def train_task(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path, tracking_uri: str | None,
                resume: bool) -> TrainResult:
-    return run_train(cfg, model_dir, data_path, out_dir, tracking_uri, resume)
+    with training_progress(cfg.steps) as on_step:
+        return run_train(cfg, model_dir, data_path, out_dir, tracking_uri, resume, on_step=on_step)
 
 
 @flow(name="train")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from components.data.sources.files import SourceError, bundled_path, read_records
 from components.data.synthetic import TaskConfig, generate
+from components.evaluation.eval_sets import REAL_SETS
 
 SYNTHETIC_HELDOUT = "synthetic-heldout"
 KNOWN_EVAL_SETS = ("aime24", "aime25", "math500", "gsm8k", SYNTHETIC_HELDOUT)
@@ -28,12 +29,10 @@ class EvalSetsConfig:
     """Which eval sets are used by default, where their files are, and the held-out draw."""
 
     default: tuple[str, ...] = KNOWN_EVAL_SETS
+    # The same files the evaluation stage reads (one list of them: `REAL_SETS`), as repo-relative paths.
     paths: dict[str, str] = field(default_factory=lambda: {
-        "aime24": "data/eval/aime24.jsonl",
-        "aime25": "../shared/data/eval/aime25.jsonl",
-        "math500": "data/eval/math500.jsonl",
-        "gsm8k": "data/eval/gsm8k_test.jsonl",
-    })
+        name: f"{'data/eval' if where == 'bundled' else '../shared/data/eval'}/{file}"
+        for name, (file, where) in REAL_SETS.items()})
     heldout_n: int = 1000
     heldout_seed: int = 1  # evaluate.problem_seed: the first heldout_n problems include its set
 
