@@ -31,7 +31,7 @@ from prefect import flow, task
 from components.pipeline_params import load_pipeline_params
 from components.registry.lineage import dir_digest, file_digest, git_commit, inputs_digest
 from components.registry.promotion import current_champion
-from components.registry.store import ensure_experiment, env_tracking_uri
+from components.registry.store import ensure_experiment
 from flows.bootstrap import bootstrap_flow
 from flows.clean import clean_flow
 from flows.evaluate import evaluate_flow
@@ -60,7 +60,9 @@ class Layout:
     @classmethod
     def under(cls, workdir: Path, tracking_uri: str | None) -> Layout:
         workdir = Path(workdir).resolve()
-        return cls(workdir, tracking_uri or env_tracking_uri(f"sqlite:///{workdir / 'mlflow' / 'mlflow.db'}"))
+        # No $MLFLOW_TRACKING_URI here: mlflow.set_tracking_uri writes that variable, so inside a
+        # long-lived process it would hold whatever store was used last. `reflect run` reads it at start.
+        return cls(workdir, tracking_uri or f"sqlite:///{workdir / 'mlflow' / 'mlflow.db'}")
 
     @property
     def clean_dir(self) -> Path:

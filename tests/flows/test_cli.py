@@ -52,3 +52,16 @@ def test_bootstrap_refuses_bad_params(tmp_path, capsys):
 
 def test_parser_builds():
     assert build_parser().prog == "reflect"
+
+
+def test_tracking_uri_defaults_follow_mlflow_tracking_uri(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    parse = lambda *argv: build_parser().parse_args(list(argv))  # noqa: E731
+    assert parse("register", "--model", "m").tracking_uri == "sqlite:///mlflow/mlflow.db"
+    assert parse("run").tracking_uri is None                 # the pipeline's store under --workdir
+    assert parse("evaluate").tracking_uri is None            # evaluate logs nowhere by default
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    for argv in (("register", "--model", "m"), ("promote", "--version", "1"), ("run",), ("evaluate",),
+                 ("train",), ("serve",), ("deploy", "--cron", "0 3 * * 1")):
+        assert parse(*argv).tracking_uri == "http://127.0.0.1:5000", argv
+    assert parse("run", "--tracking-uri", "sqlite:///x.db").tracking_uri == "sqlite:///x.db"

@@ -19,9 +19,11 @@ def _workdir(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "work", params
 
 
-def test_layout_keeps_everything_under_the_workdir(tmp_path):
+def test_layout_keeps_everything_under_the_workdir(tmp_path, monkeypatch):
     from flows.pipeline import Layout
 
+    # mlflow.set_tracking_uri writes this variable; a stale value must not move the run's store.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////elsewhere/mlflow.db")
     lay = Layout.under(tmp_path, None)
     assert lay.tracking_uri == f"sqlite:///{tmp_path.resolve()}/mlflow/mlflow.db"
     assert lay.clean_dir == tmp_path.resolve() / "data" / "clean"
