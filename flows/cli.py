@@ -21,6 +21,8 @@ for _var, _value in {"MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_SERVER_ANALYTI
 # on two idle cores (benchmarks/RESULTS.md). Tests and benchmarks set PASSIVE, as they share the cores.
 
 DEFAULT_MODEL = Path("models/bootstrap")
+TRACKING_HELP = "MLflow tracking URI (default: %(default)s; $MLFLOW_TRACKING_URI when set)"
+WORKDIR_TRACKING_HELP = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else a sqlite store under WORKDIR/mlflow)"
 
 
 def _params_arg(p: argparse.ArgumentParser) -> None:
@@ -260,8 +262,6 @@ def build_parser() -> argparse.ArgumentParser:
     _params_arg(p)
     p.set_defaults(func=cmd_evaluate)
 
-    TRACKING_HELP = "MLflow tracking URI (default: %(default)s; $MLFLOW_TRACKING_URI when set)"
-
     p = sub.add_parser("register", help="log a model dir as an MLflow model version (alias challenger)",
                        description="Log policy + head + tokenizer as an MLflow pyfunc, register it and set "
                                    "the alias `challenger`.")
@@ -288,8 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run every stage; stages whose inputs did not change are skipped "
                                    "(Prefect cache); an interrupted training resumes from its checkpoint.")
     p.add_argument("--workdir", type=Path, default=Path("."), help="where outputs go (default: the current dir)")
-    p.add_argument("--tracking-uri", default=env_tracking_uri(None),
-                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else a sqlite store under WORKDIR/mlflow)")
+    p.add_argument("--tracking-uri", default=env_tracking_uri(None), help=WORKDIR_TRACKING_HELP)
     p.add_argument("--model", type=Path, help="base model dir instead of bootstrapping the embedded default")
     p.add_argument("--source", action="append", help="cleaning source (default: synthetic-default); repeatable")
     p.add_argument("--eval-sets", action="append", help="eval set for evaluate/promote; repeatable")
@@ -315,8 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cron", required=True, help='cron schedule, e.g. "0 3 * * 1" (Mondays 03:00)')
     p.add_argument("--name", default="weekly", help="deployment name (default: %(default)s)")
     p.add_argument("--workdir", type=Path, default=Path("."), help="where the scheduled runs write")
-    p.add_argument("--tracking-uri", default=env_tracking_uri(None),
-                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else a sqlite store under WORKDIR/mlflow)")
+    p.add_argument("--tracking-uri", default=env_tracking_uri(None), help=WORKDIR_TRACKING_HELP)
     p.add_argument("--model", type=Path, help="base model dir instead of bootstrapping the embedded default")
     _params_arg(p)
     p.set_defaults(func=cmd_deploy)
