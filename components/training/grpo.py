@@ -97,6 +97,74 @@ def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(logits, dim=-1) - (probs * logits).sum(dim=-1)
 
 
+# Above this many logits, `logprobs_and_entropy` works in chunks of about this many (fp32, 256 MiB).
+CHUNK_ELEMENTS = 1 << 26
+
+
+def logprobs_and_entropy(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0,
+                         chunk_elements: int = CHUNK_ELEMENTS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token log-probs and entropies of `logits / temperature`: [B, T, V], [B, T] -> fp32 [B, T], [B, T].
+
+    Small inputs (at most `chunk_elements` logits) go through `token_logprobs` and
+    `entropy_from_logits` on an fp32 copy. Larger ones (a 150k-token vocabulary: 32 x 512 x 152k
+    logits are 9.3 GiB in fp32, and plain autograd keeps several such copies) are processed a
+    slice of positions at a time, forward and backward, so only the logits themselves (in their
+    own dtype) and one fp32 slice are held; the gradient is the same up to float rounding.
+    """
+    if logits.numel() <= chunk_elements:
+        z = logits.float() / temperature
+        return token_logprobs(z, tokens), entropy_from_logits(z)
+    rows = max(1, chunk_elements // logits.shape[-1])
+    return _ChunkedLogprobEntropy.apply(logits, tokens, float(temperature), rows)
+
+
+def _slices(shape: torch.Size, rows: int):
+    """(b, time slice) pairs covering [B, T] in runs of at most `rows` positions."""
+    B, T = shape[0], shape[1]
+    for b in range(B):
+        for t0 in range(0, T, rows):
+            yield b, slice(t0, min(t0 + rows, T))
+
+
+class _ChunkedLogprobEntropy(torch.autograd.Function):
+    """`logprobs_and_entropy` for large vocabularies; recomputes the softmax in backward.
+
+    With z = logits / temperature, p = softmax(z) and E = sum(p * z):
+    d logp(tok) / dz = onehot(tok) - p and dH / dz = -p * (z - E).
+    """
+
+    @staticmethod
+    def forward(ctx, logits, tokens, temperature, rows):
+        lp = torch.empty(logits.shape[:2], dtype=torch.float32, device=logits.device)
+        ent = torch.empty_like(lp)
+        lse = torch.empty_like(lp)
+        for b, ts in _slices(logits.shape, rows):
+            z = logits[b, ts].float() / temperature                    # [t, V]
+            lse[b, ts] = torch.logsumexp(z, dim=-1)
+            p = torch.exp(z - lse[b, ts, None])
+            ent[b, ts] = lse[b, ts] - (p * z).sum(-1)
+            lp[b, ts] = z.gather(-1, tokens[b, ts, None]).squeeze(-1) - lse[b, ts]
+        ctx.save_for_backward(logits, tokens, lse)
+        ctx.temperature, ctx.rows = temperature, rows
+        ctx.mark_non_differentiable(lse)
+        return lp, ent
+
+    @staticmethod
+    def backward(ctx, g_lp, g_ent):
+        logits, tokens, lse = ctx.saved_tensors
+        grad = torch.empty_like(logits)
+        g_lp = torch.zeros_like(lse) if g_lp is None else g_lp.float()
+        g_ent = torch.zeros_like(lse) if g_ent is None else g_ent.float()
+        for b, ts in _slices(logits.shape, ctx.rows):
+            z = logits[b, ts].float() / ctx.temperature                # [t, V]
+            p = torch.exp(z - lse[b, ts, None])
+            e = (p * z).sum(-1, keepdim=True)
+            g = -p * (g_lp[b, ts, None] + g_ent[b, ts, None] * (z - e))
+            g.scatter_add_(-1, tokens[b, ts, None], g_lp[b, ts, None])
+            grad[b, ts] = (g / ctx.temperature).to(grad.dtype)
+        return grad, None, None, None
+
+
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """Log-prob of each given token: logits [B, T, V], tokens [B, T] (int) -> [B, T]."""
     # gather - logsumexp: no [B, T, V] log-softmax copy (matters for 150k-token vocabularies).

@@ -18,8 +18,7 @@ import torch
 from torch import nn
 
 from components.training.config import TrainConfig
-from components.training.grpo import (clipped_policy_loss, entropy_from_logits, low_var_kl,
-                                      masked_mean, token_logprobs)
+from components.training.grpo import clipped_policy_loss, logprobs_and_entropy, low_var_kl, masked_mean
 from components.training.rollouts import RolloutBatch
 from components.training.spr_loss import LossKind, StepTotals, kept_counts, scale_backbone_grad, spr_loss
 
@@ -54,7 +53,7 @@ def reference_logprobs(ref_model: nn.Module, batch: RolloutBatch, temperature: f
     tc = batch.responses.shape[1]
     out = ref_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                     position_ids=batch.position_ids, use_cache=False, logits_to_keep=tc + 1)
-    return token_logprobs(out.logits[:, :-1].float() / temperature, batch.responses)
+    return logprobs_and_entropy(out.logits[:, :-1], batch.responses, temperature)[0]
 
 
 @dataclass
@@ -83,15 +82,14 @@ def joint_loss(joint: nn.Module, batch: RolloutBatch, advantages: torch.Tensor, 
     tc = batch.responses.shape[1]
     logits, step_logits = joint(batch.input_ids, batch.attention_mask, batch.position_ids, batch.step_rows,
                                 batch.step_cols, batch.step_logprob, tc)
-    logits = logits.float() / cfg.rollout.temperature                  # [B, Tc, V]
-    logprob = token_logprobs(logits, batch.responses)                  # [B, Tc]
+    logprob, token_entropy = logprobs_and_entropy(logits, batch.responses, cfg.rollout.temperature)  # [B, Tc] x 2
     mask = batch.response_mask                                         # [B, Tc]
     n_local = float(mask.sum())
     n_global = max(reduce_sum(n_local), 1.0)
     share = n_local / n_global                                         # token-mean over the batch
 
     pg = clipped_policy_loss(logprob, logprob.detach(), advantages, mask, cfg.grpo.clip)
-    entropy = masked_mean(entropy_from_logits(logits), mask)
+    entropy = masked_mean(token_entropy, mask)
     policy = pg.loss - cfg.grpo.entropy_coef * entropy
     kl = torch.zeros((), device=logprob.device)
     if ref_logprob is not None:

@@ -9,6 +9,7 @@ from components.training.grpo import (
     clipped_policy_loss,
     entropy_from_logits,
     group_advantages,
+    logprobs_and_entropy,
     low_var_kl,
     masked_mean,
     token_logprobs,
@@ -91,3 +92,45 @@ def test_token_logprobs_and_masked_mean():
     # (1 + 3) / 2 = 2; an empty mask gives 0, not NaN
     assert masked_mean(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1, 0, 1])).item() == 2.0
     assert masked_mean(torch.tensor([1.0]), torch.tensor([0])).item() == 0.0
+
+
+def _plain(logits, tokens, temperature):
+    z = logits.double() / temperature
+    return token_logprobs(z, tokens), entropy_from_logits(z)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 12, 10_000])
+def test_logprobs_and_entropy_chunked_matches_plain_values_and_gradients(chunk):
+    # chunk_elements 5 and 12 with V = 5 cut the 2 x 7 positions into runs of 1 and 2 positions
+    # (the last run of a row is short); 10_000 takes the plain path. Same loss, same gradient.
+    torch.manual_seed(0)
+    logits = (torch.randn(2, 7, 5, dtype=torch.float64) * 3).requires_grad_(True)
+    tokens = torch.randint(0, 5, (2, 7))
+    w_lp, w_h = torch.randn(2, 7, dtype=torch.float64), torch.randn(2, 7, dtype=torch.float64)
+    lp, h = logprobs_and_entropy(logits, tokens, 0.7, chunk_elements=chunk)
+    ((lp * w_lp).sum() + (h * w_h).sum()).backward()
+    got = logits.grad.clone()
+    logits.grad = None
+    lp0, h0 = _plain(logits, tokens, 0.7)
+    ((lp0 * w_lp).sum() + (h0 * w_h).sum()).backward()
+    assert lp.dtype == h.dtype == torch.float32
+    assert torch.allclose(lp.double(), lp0, atol=1e-5) and torch.allclose(h.double(), h0, atol=1e-5)
+    assert torch.allclose(got, logits.grad, atol=1e-6)
+
+
+def test_logprobs_and_entropy_chunked_gradient_of_one_output_and_low_precision():
+    # Only the log-prob used (the entropy's gradient is None in backward); bf16 logits keep a bf16 gradient.
+    torch.manual_seed(1)
+    logits = torch.randn(3, 4, 6).to(torch.bfloat16).requires_grad_(True)
+    tokens = torch.randint(0, 6, (3, 4))
+    lp, _ = logprobs_and_entropy(logits, tokens, 1.0, chunk_elements=6)
+    lp.sum().backward()
+    assert logits.grad.dtype == torch.bfloat16
+    ref = logits.detach().float().requires_grad_(True)
+    token_logprobs(ref, tokens).sum().backward()
+    assert torch.allclose(logits.grad.float(), ref.grad, atol=1e-2)
+    # a view (the trainer passes logits[:, :-1]) works too
+    base = torch.randn(2, 5, 6, requires_grad=True)
+    lp, h = logprobs_and_entropy(base[:, :-1], torch.randint(0, 6, (2, 4)), 1.0, chunk_elements=6)
+    (lp.sum() + h.sum()).backward()
+    assert base.grad.shape == (2, 5, 6) and torch.all(base.grad[:, -1] == 0)
