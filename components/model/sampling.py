@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from components.inference.candidate import SamplingConfig
+from components.model import decoder
 
 
 @dataclass
@@ -62,21 +63,30 @@ def _next_token_scores(logits: torch.Tensor, seen: torch.Tensor | None, cfg: Sam
 @torch.no_grad()
 def sample_tokens(model, prompts: Sequence[Sequence[int]], stop_ids: Sequence[int], cfg: SamplingConfig,
                   max_new_tokens: int, generator: torch.Generator, pad_id: int,
-                  layer: int = -2, capture: bool = True) -> SampledBatch:
+                  layer: int = -2, capture: bool = True, lean: bool | None = None) -> SampledBatch:
     """Sample one completion per prompt with a KV cache, capturing features as it goes.
 
-    `capture=False` skips the hidden states (plain sampling, the benchmark's baseline).
+    `capture=False` skips the hidden states (plain sampling, the benchmark's baseline). `lean`
+    picks the forward: `LeanDecoder` (components/model/decoder.py, preallocated cache) or the
+    library's; None takes the lean one wherever it supports the model.
     """
     device = next(model.parameters()).device
     ids, mask = left_pad(prompts, pad_id, device)
     pos = _positions(mask)
     B = ids.shape[0]
-    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
-                output_hidden_states=capture)
-    past, logits = out.past_key_values, out.logits[:, -1].float()
-    h = out.hidden_states[layer][:, -1] if capture else None
-    next_pos = pos[:, -1] + 1  # [B]
     T = max(max_new_tokens, 0)
+    if lean is None:
+        lean = decoder.supports(model)
+    if lean:
+        dec = decoder.LeanDecoder(model, B, ids.shape[1] + T)
+        logits, h = dec.prefill(ids, pos, mask.bool(), layer, capture)
+        ones = torch.ones((B, 1), dtype=torch.bool, device=device)
+    else:
+        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
+                    output_hidden_states=capture)
+        past, logits = out.past_key_values, out.logits[:, -1].float()
+        h = out.hidden_states[layer][:, -1] if capture else None
+    next_pos = pos[:, -1] + 1  # [B]
     tokens = torch.full((B, T), pad_id, dtype=torch.long, device=device)
     logprobs = torch.zeros((B, T), dtype=torch.float32, device=device)
     hidden = torch.zeros((B, T, h.shape[-1]), dtype=h.dtype, device=device) if h is not None else None
@@ -105,11 +115,14 @@ def sample_tokens(model, prompts: Sequence[Sequence[int]], stop_ids: Sequence[in
             break
         if seen is not None:
             seen = torch.cat([seen, tok[:, None]], dim=1)
-        mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype, device=device)], dim=1)
-        out = model(input_ids=tok[:, None], attention_mask=mask, position_ids=next_pos[:, None],
-                    past_key_values=past, use_cache=True, output_hidden_states=capture)
-        past, logits = out.past_key_values, out.logits[:, -1].float()
-        h = out.hidden_states[layer][:, -1] if capture else None
+        if lean:
+            logits, h = dec.forward(tok[:, None], next_pos[:, None], ones, layer, capture)
+        else:
+            mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype, device=device)], dim=1)
+            out = model(input_ids=tok[:, None], attention_mask=mask, position_ids=next_pos[:, None],
+                        past_key_values=past, use_cache=True, output_hidden_states=capture)
+            past, logits = out.past_key_values, out.logits[:, -1].float()
+            h = out.hidden_states[layer][:, -1] if capture else None
         next_pos = next_pos + 1
     lengths = lengths.clamp(max=steps_done)
     return SampledBatch(tokens[:, :steps_done].cpu(), logprobs[:, :steps_done].cpu(),
