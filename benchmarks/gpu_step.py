@@ -172,9 +172,9 @@ def main(argv: list[str] | None = None) -> int:
                                   temperature=1.0, top_k=0, max_new_tokens=args.new_tokens, pad_token_id=pad,
                                   eos_token_id=stop)
         sync()
+        hf_s = time.perf_counter() - t0
         hf_tokens = int((out[:, ids.shape[1]:] != pad).sum())
-        hf = {"hf_generate_s": time.perf_counter() - t0,
-              "hf_generate_tokens_per_s": hf_tokens / (time.perf_counter() - t0)}
+        hf = {"hf_generate_s": hf_s, "hf_generate_tokens_per_s": hf_tokens / hf_s}
         emit({"event": "hf_generate", "generated_tokens": hf_tokens, **hf})
 
     def mean(key: str) -> float:

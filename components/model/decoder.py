@@ -62,7 +62,6 @@ class LeanDecoder:
     """
 
     def __init__(self, model, batch: int, capacity: int):
-        self.model = model
         inner = model.model
         self.embed, self.layers, self.norm, self.rotary = inner.embed_tokens, inner.layers, inner.norm, inner.rotary_emb
         self.lm_head = model.lm_head

@@ -102,8 +102,11 @@ CHUNK_ELEMENTS = 1 << 26
 
 
 def logprobs_and_entropy(logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0,
-                         chunk_elements: int = CHUNK_ELEMENTS) -> tuple[torch.Tensor, torch.Tensor]:
+                         chunk_elements: int = CHUNK_ELEMENTS,
+                         entropy: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Token log-probs and entropies of `logits / temperature`: [B, T, V], [B, T] -> fp32 [B, T], [B, T].
+
+    `entropy=False` skips the entropy (returned as None): the reference policy needs log-probs only.
 
     Small inputs (at most `chunk_elements` logits) go through `token_logprobs` and
     `entropy_from_logits` on an fp32 copy. Larger ones (a 150k-token vocabulary: 32 x 512 x 152k
@@ -113,9 +116,10 @@ def logprobs_and_entropy(logits: torch.Tensor, tokens: torch.Tensor, temperature
     """
     if logits.numel() <= chunk_elements:
         z = logits.float() / temperature
-        return token_logprobs(z, tokens), entropy_from_logits(z)
+        return token_logprobs(z, tokens), entropy_from_logits(z) if entropy else None
     rows = max(1, chunk_elements // logits.shape[-1])
-    return _ChunkedLogprobEntropy.apply(logits, tokens, float(temperature), rows)
+    lp, ent = _ChunkedLogprobEntropy.apply(logits, tokens, float(temperature), rows, entropy)
+    return lp, ent if entropy else None
 
 
 def _slices(shape: torch.Size, rows: int):
@@ -134,19 +138,18 @@ class _ChunkedLogprobEntropy(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, logits, tokens, temperature, rows):
+    def forward(ctx, logits, tokens, temperature, rows, with_entropy):
         lp = torch.empty(logits.shape[:2], dtype=torch.float32, device=logits.device)
-        ent = torch.empty_like(lp)
+        ent = torch.zeros_like(lp)                                     # stays 0 without `with_entropy`
         lse = torch.empty_like(lp)
         for b, ts in _slices(logits.shape, rows):
             z = logits[b, ts].float() / temperature                    # [t, V]
             lse[b, ts] = torch.logsumexp(z, dim=-1)
-            p = torch.exp(z - lse[b, ts, None])
-            ent[b, ts] = lse[b, ts] - (p * z).sum(-1)
+            if with_entropy:
+                ent[b, ts] = lse[b, ts] - (torch.exp(z - lse[b, ts, None]) * z).sum(-1)
             lp[b, ts] = z.gather(-1, tokens[b, ts, None]).squeeze(-1) - lse[b, ts]
         ctx.save_for_backward(logits, tokens, lse)
         ctx.temperature, ctx.rows = temperature, rows
-        ctx.mark_non_differentiable(lse)
         return lp, ent
 
     @staticmethod
@@ -162,7 +165,7 @@ class _ChunkedLogprobEntropy(torch.autograd.Function):
             g = -p * (g_lp[b, ts, None] + g_ent[b, ts, None] * (z - e))
             g.scatter_add_(-1, tokens[b, ts, None], g_lp[b, ts, None])
             grad[b, ts] = (g / ctx.temperature).to(grad.dtype)
-        return grad, None, None, None
+        return grad, None, None, None, None
 
 
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:

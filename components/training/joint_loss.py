@@ -53,7 +53,7 @@ def reference_logprobs(ref_model: nn.Module, batch: RolloutBatch, temperature: f
     tc = batch.responses.shape[1]
     out = ref_model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                     position_ids=batch.position_ids, use_cache=False, logits_to_keep=tc + 1)
-    return logprobs_and_entropy(out.logits[:, :-1], batch.responses, temperature)[0]
+    return logprobs_and_entropy(out.logits[:, :-1], batch.responses, temperature, entropy=False)[0]
 
 
 @dataclass

@@ -134,3 +134,14 @@ def test_logprobs_and_entropy_chunked_gradient_of_one_output_and_low_precision()
     lp, h = logprobs_and_entropy(base[:, :-1], torch.randint(0, 6, (2, 4)), 1.0, chunk_elements=6)
     (lp.sum() + h.sum()).backward()
     assert base.grad.shape == (2, 5, 6) and torch.all(base.grad[:, -1] == 0)
+
+
+@pytest.mark.parametrize("chunk", [6, 10_000])
+def test_logprobs_without_entropy_are_the_same_log_probs(chunk):
+    # The reference policy's path (entropy=False): same log-probs on both paths, no entropy.
+    torch.manual_seed(2)
+    logits, tokens = torch.randn(2, 4, 6), torch.randint(0, 6, (2, 4))
+    lp, h = logprobs_and_entropy(logits, tokens, 0.8, chunk_elements=chunk, entropy=False)
+    assert h is None
+    assert torch.allclose(lp, logprobs_and_entropy(logits, tokens, 0.8, chunk_elements=chunk)[0])
+    assert torch.allclose(lp, token_logprobs(logits / 0.8, tokens), atol=1e-6)
