@@ -1,17 +1,22 @@
 """Our GRPO+SPR trainer against TRL's GRPOTrainer, side by side in one run (issue 5).
 
-Same tiny model (a copy of the bootstrapped policy for each), same prompts in the same order,
-G = 8 completions per prompt, the same completion length, number of steps, learning rate,
-temperature, clip and KL coefficient (0, TRL's default, so neither builds a reference model),
-fp32, gradient checkpointing off. Throughput is completions per second of training-step time
-(generation + scoring + update: our `time/*` phase timers, TRL's own `step_time`), so model
-loading and trainer set-up count for neither; figures including set-up are printed too. Ours additionally trains the SPRM head every step (the
-method's extra work); TRL trains the policy only. Each side runs twice alternately when
-`--repeats 2` to even out load changes. Prints JSON lines; the last line is the summary with
-`ours_completions_per_s`, `trl_completions_per_s`, `speedup` and both sides' mean reward over
-the last half of the steps.
+Same tiny model (a copy of the bootstrapped policy for each), the same prompts at every step,
+G = 8 completions per prompt, the same completion length, number of steps, learning rate, weight
+decay, gradient clipping, temperature, clip and KL coefficient (0, TRL's default, so neither
+builds a reference model), no entropy bonus (TRL has none), fp32, gradient checkpointing off.
+Throughput is completions per second of training-step time (generation + scoring + update: our
+`time/*` phase timers, TRL's own `step_time`), so model loading and trainer set-up count for
+neither; figures including set-up are printed too. Ours additionally trains the SPRM head every
+step (the method's extra work); TRL trains the policy only.
 
-    python benchmarks/grpo_vs_trl.py --model models/bootstrap --steps 20
+With `--repeats R` the sides alternate R times, and repeat r samples with seed `--seed` + r on
+both sides: alternating evens out load changes, and the seeds give the reward comparison more
+than one draw (a 20-step run's mean reward moves by a few hundredths with the seed). Prints JSON
+lines; the last is the summary with `ours_completions_per_s` and `trl_completions_per_s`
+(medians over repeats), `speedup`, and both sides' mean reward over the last half of the steps
+(mean over repeats, and each repeat's).
+
+    python benchmarks/grpo_vs_trl.py --model models/bootstrap --steps 20 --repeats 5
 """
 
 from __future__ import annotations
@@ -39,7 +44,18 @@ def _prompts(n: int, seed: int) -> list[dict]:
     return [{"problem": p.problem, "answer": p.answer} for p in generate(n, seed)]
 
 
-def run_ours(model_dir: Path, rows: list[dict], args, work: Path) -> dict:
+def in_step_order(rows: list[dict], args, seed: int) -> list[dict]:
+    """`rows` in the order our trainer draws them (`step_prompts`), for TRL's unshuffled sampler.
+
+    TRL takes each step's prompts in dataset order; ours draws a seeded permutation. Reordering
+    TRL's dataset gives both sides the same prompts at every step.
+    """
+    from components.training.rollouts import step_prompts
+
+    return [rows[i] for s in range(args.steps) for i in step_prompts(len(rows), s, args.prompts, seed)]
+
+
+def run_ours(model_dir: Path, rows: list[dict], args, work: Path, seed: int) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -51,11 +67,12 @@ def run_ours(model_dir: Path, rows: list[dict], args, work: Path) -> dict:
     pq.write_table(pa.Table.from_pylist(rows), data)
     params = read_params(Path(__file__).resolve().parents[1] / "params.yaml")
     cfg = build(TrainConfig, params.get("train"), "train")
-    cfg = replace(cfg, steps=args.steps, seed=args.seed,
+    cfg = replace(cfg, steps=args.steps, seed=seed,
                   rollout=replace(cfg.rollout, prompts_per_step=args.prompts, group_size=args.g,
                                   max_new_tokens=args.max_new_tokens, temperature=1.0, top_p=1.0),
-                  optim=replace(cfg.optim, policy_lr=args.lr, warmup_steps=0),
-                  grpo=replace(cfg.grpo, kl_coef=0.0, clip=0.2),
+                  optim=replace(cfg.optim, policy_lr=args.lr, warmup_steps=0, weight_decay=args.weight_decay,
+                                grad_clip=1.0),
+                  grpo=replace(cfg.grpo, kl_coef=0.0, clip=0.2, entropy_coef=0.0),
                   checkpoint=replace(cfg.checkpoint, every_steps=0))
     t0 = time.perf_counter()
     result = run_train(cfg, model_dir, data, work / "out", tracking_uri=None, resume=False, log=lambda *_: None)
@@ -70,7 +87,7 @@ def run_ours(model_dir: Path, rows: list[dict], args, work: Path) -> dict:
             "time_update_s": sum(h["time/update"] for h in result.history)}
 
 
-def run_trl(model_dir: Path, rows: list[dict], args, work: Path) -> dict:
+def run_trl(model_dir: Path, rows: list[dict], args, work: Path, seed: int) -> dict:
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
@@ -92,7 +109,8 @@ def run_trl(model_dir: Path, rows: list[dict], args, work: Path) -> dict:
         num_generations=args.g, max_completion_length=args.max_new_tokens, learning_rate=args.lr,
         lr_scheduler_type="constant", warmup_steps=0, beta=0.0, epsilon=0.2, temperature=1.0, top_p=1.0,
         gradient_checkpointing=False, use_cpu=True, bf16=False, fp16=False, logging_steps=1,
-        report_to="none", save_strategy="no", seed=args.seed, shuffle_dataset=False,
+        weight_decay=args.weight_decay, max_grad_norm=1.0,
+        report_to="none", save_strategy="no", seed=seed, shuffle_dataset=False,
         disable_tqdm=True, dataloader_num_workers=0)
     trainer = GRPOTrainer(model=model, reward_funcs=outcome_reward, args=cfg, train_dataset=ds,
                           processing_class=tok)
@@ -116,8 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--g", type=int, default=8, help="completions per prompt")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--repeats", type=int, default=1, help="alternating runs per side (median reported)")
+    ap.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay, both sides")
+    ap.add_argument("--seed", type=int, default=0, help="sampling seed of the first repeat (repeat r: seed + r)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="alternating runs per side, each with the next seed (median throughput, mean reward)")
     ap.add_argument("--tracking-uri", default=None)
     args = ap.parse_args(argv)
 
@@ -132,19 +152,25 @@ def main(argv: list[str] | None = None) -> int:
                 work = Path(tmp) / f"{side}-{r}"
                 model_copy = work / "model"
                 shutil.copytree(args.model, model_copy, ignore=shutil.ignore_patterns("sprm_head.safetensors"))
-                out = fn(model_copy, rows, args, work)
+                out = fn(model_copy, rows if side == "ours" else in_step_order(rows, args, args.seed + r), args,
+                         work, args.seed + r)
                 results[side].append(out)
                 emit({"repeat": r, **out})
 
     def med(side: str, key: str) -> float:
         return statistics.median(o[key] for o in results[side])
 
+    def mean(side: str, key: str) -> float:
+        return statistics.fmean(o[key] for o in results[side])
+
     summary = {"benchmark": "grpo_vs_trl", "steps": args.steps, "prompts_per_step": args.prompts,
                "group_size": args.g, "max_new_tokens": args.max_new_tokens, "repeats": args.repeats,
                "ours_completions_per_s": med("ours", "completions_per_s"),
                "trl_completions_per_s": med("trl", "completions_per_s"),
-               "ours_reward_last_half": med("ours", "reward_last_half"),
-               "trl_reward_last_half": med("trl", "reward_last_half"),
+               "ours_reward_last_half": mean("ours", "reward_last_half"),
+               "trl_reward_last_half": mean("trl", "reward_last_half"),
+               "ours_reward_last_half_per_repeat": [o["reward_last_half"] for o in results["ours"]],
+               "trl_reward_last_half_per_repeat": [o["reward_last_half"] for o in results["trl"]],
                **machine()}
     summary["speedup"] = summary["ours_completions_per_s"] / summary["trl_completions_per_s"]
     log_to_mlflow("grpo_vs_trl", summary, args.tracking_uri)

@@ -2,13 +2,17 @@
 
 `sample_tokens` calls the model once per new token. For the small models this project trains on
 CPU, `transformers`' forward spends most of that call on work around the arithmetic: building
-the causal mask, growing the KV cache by concatenation, recording every layer's output. This
-module runs the same layers (the model's own modules and weights: norms, projections, MLP,
-rotary embedding) with a cache allocated once and a mask updated in place, and returns only what
-sampling needs: the last position's logits and the chosen layer's hidden state (q, k and v, and
-the MLP's gate and up projections, each as one matrix product). The results equal
-the library forward's up to float rounding (tests/components/model/test_decoder.py checks it);
-architectures other than the Qwen2/Llama layout take the library forward.
+the causal mask, growing the KV cache by concatenation, recording every layer's output, calling
+modules. This module runs the same layers on the model's own weights with a cache allocated
+once, a mask updated in place, the rotary cos/sin looked up from a table the model's rotary
+module fills once, q, k and v (and the MLP's gate and up) each as one matrix product, RMSNorm as
+the one `F.rms_norm` call, and the rotary embedding applied to q and k heads together. It
+returns only what sampling needs: the last position's logits and the chosen layer's hidden
+state. On CPU in fp32 the results equal the library forward's to float rounding
+(tests/components/model/test_decoder.py); in bf16 on a GPU their next-token distributions differ
+from it by a sixth of the KL divergence that bf16 itself puts between the library forward and
+fp32 (benchmarks/decoder_agreement.py, benchmarks/RESULTS.md).
+Architectures other than the Qwen2/Llama layout take the library forward.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ def supports(model) -> bool:
     rope = getattr(cfg, "rope_parameters", None) or {}
     if rope.get("rope_type", "default") != "default":
         return False
-    if getattr(cfg, "hidden_act", None) != "silu":
+    if getattr(cfg, "hidden_act", None) != "silu" or getattr(cfg, "rms_norm_eps", None) is None:
         return False
     attn, mlp = inner.layers[0].self_attn, inner.layers[0].mlp
     return (all(hasattr(attn, a) for a in ("q_proj", "k_proj", "v_proj", "o_proj", "head_dim", "scaling"))
@@ -76,10 +80,17 @@ class LeanDecoder:
         self.key_mask = torch.zeros((batch, capacity), dtype=torch.bool, device=p.device)
         self.length = 0
         # q, k and v (and gate and up) as one product each: on a small model each matrix product
-        # costs mostly its fixed overhead, so three become one.
+        # costs mostly its fixed overhead, so three become one. Norms, projections and embeddings
+        # are called as functions on the modules' own weights (same arithmetic, no module-call cost).
         self.qkv = [_fused((b.self_attn.q_proj, b.self_attn.k_proj, b.self_attn.v_proj)) for b in self.layers]
         self.gate_up = [_fused((b.mlp.gate_proj, b.mlp.up_proj))[0] for b in self.layers]
-        self.splits = (self.n_heads * self.head_dim, self.n_kv * self.head_dim, self.n_kv * self.head_dim)
+        self.n_qk = self.n_heads + self.n_kv                   # heads that take the rotary embedding
+        self.eps = model.config.rms_norm_eps
+        # cos and sin of every position the cache can hold, from the model's own rotary module
+        # (row j equals what it returns for position j), looked up per step instead of recomputed.
+        table = torch.arange(capacity, device=p.device)[None]
+        cos, sin = self.rotary(torch.zeros((), dtype=p.dtype, device=p.device), table)
+        self.cos, self.sin = cos[0], sin[0]                    # [capacity, d]
 
     @torch.no_grad()
     def prefill(self, ids: torch.Tensor, positions: torch.Tensor, valid: torch.Tensor,
@@ -122,32 +133,31 @@ class LeanDecoder:
             mask = (keys & (cols <= rows)) | (cols == rows)                     # [B, 1, q, end]
         else:
             mask = keys
-        x = self.embed(ids)                                                     # [B, q, h]
-        cos, sin = self.rotary(x, positions)
-        cos, sin = cos[:, None], sin[:, None]                                   # [B, 1, q, d]
+        x = F.embedding(ids, self.embed.weight)                                 # [B, q, h]
+        cos, sin = self.cos[positions][:, :, None], self.sin[positions][:, :, None]   # [B, q, 1, d]
         n_layers = len(self.layers)
         want = layer % (n_layers + 1)   # hidden_states = (embeddings, layer 1 out, ..., final norm)
         hidden = x[:, -1] if capture and want == 0 else None
         for i, block in enumerate(self.layers):
-            attn = block.self_attn
-            qs, ks, vs = F.linear(block.input_layernorm(x), *self.qkv[i]).split(self.splits, dim=-1)
-            qs = qs.view(B, q, self.n_heads, self.head_dim).transpose(1, 2)
-            ks = ks.view(B, q, self.n_kv, self.head_dim).transpose(1, 2)
-            vs = vs.view(B, q, self.n_kv, self.head_dim).transpose(1, 2)
-            qs = qs * cos + _rotate_half(qs) * sin
-            ks = ks * cos + _rotate_half(ks) * sin
-            self.keys[i][:B, :, start:end] = ks
-            self.values[i][:B, :, start:end] = vs
+            h = F.rms_norm(x, x.shape[-1:], block.input_layernorm.weight, self.eps)
+            qkv = F.linear(h, *self.qkv[i]).view(B, q, self.n_qk + self.n_kv, self.head_dim)
+            qk = qkv[:, :, :self.n_qk]
+            qk = qk * cos + _rotate_half(qk) * sin                                # q and k heads together
+            qs = qk[:, :, :self.n_heads].transpose(1, 2)                          # [B, heads, q, d]
+            self.keys[i][:B, :, start:end] = qk[:, :, self.n_heads:].transpose(1, 2)
+            self.values[i][:B, :, start:end] = qkv[:, :, self.n_qk:].transpose(1, 2)
             o = F.scaled_dot_product_attention(qs, self.keys[i][:B, :, :end], self.values[i][:B, :, :end],
-                                               attn_mask=mask, scale=attn.scaling,
+                                               attn_mask=mask, scale=block.self_attn.scaling,
                                                enable_gqa=self.n_kv != self.n_heads)
-            x = x + attn.o_proj(o.transpose(1, 2).reshape(B, q, -1))
-            gate, up = F.linear(block.post_attention_layernorm(x), self.gate_up[i]).chunk(2, dim=-1)
-            x = x + block.mlp.down_proj(F.silu(gate) * up)
+            x = x + F.linear(o.transpose(1, 2).reshape(B, q, -1), block.self_attn.o_proj.weight,
+                             block.self_attn.o_proj.bias)
+            h = F.rms_norm(x, x.shape[-1:], block.post_attention_layernorm.weight, self.eps)
+            gate, up = F.linear(h, self.gate_up[i]).chunk(2, dim=-1)
+            x = x + F.linear(F.silu(gate) * up, block.mlp.down_proj.weight, block.mlp.down_proj.bias)
             if capture and want == i + 1 and i + 1 < n_layers:
                 hidden = x[:, -1]
-        last = self.norm(x[:, -1])                                              # [B, h]
+        last = F.rms_norm(x[:, -1], x.shape[-1:], self.norm.weight, self.eps)     # [B, h]
         if capture and want == n_layers:
             hidden = last
         self.length = end
-        return self.lm_head(last).float(), hidden
+        return F.linear(last, self.lm_head.weight, self.lm_head.bias).float(), hidden

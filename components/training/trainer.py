@@ -160,7 +160,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
                 groups = rm.generate([data.problems[i] for i in mine], cfg.rollout.group_size, sampling,
                                      seed=_gen_seed(cfg.seed, s, rank), batch_size=cfg.rollout.generate_batch_size,
                                      score=False)
-            except RuntimeError as exc:   # torch.multinomial refuses NaN/inf probabilities
+            except RuntimeError as exc:   # sampling refuses NaN/inf probabilities
                 if "inf" in str(exc) or "nan" in str(exc):
                     raise TrainingDivergedError(_diverged(s, "probabilities while sampling", last_ckpt)) from None
                 raise
