@@ -98,7 +98,7 @@ def sample_tokens(model, prompts: Sequence[Sequence[int]], stop_ids: Sequence[in
     picks the forward: `LeanDecoder` (components/model/decoder.py, preallocated cache) or the
     library's; None takes the lean one wherever it supports the model. `threads` sets the CPU
     intra-op threads while decoding; None takes the count measured fastest for this model and
-    batch size (components/model/threads.py). Neither changes the result.
+    batch size (components/model/threads.py). The thread count does not change the result.
     """
     if threads is None:
         threads = decode_threads(model, len(prompts))
