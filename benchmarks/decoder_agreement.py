@@ -30,11 +30,10 @@ from benchmarks.report import emit, machine  # noqa: E402
 DTYPES = {"bf16": "bfloat16", "fp32": "float32"}
 
 
-def _library_steps(model, ids, mask, tokens, layer):
+def _library_steps(model, ids, mask, pos, tokens, layer):
     """Logits [B, V] and layer states [B, h] (fp32) after the prefill and after each forced token."""
     import torch
 
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, output_hidden_states=True)
     logits, states = [out.logits[:, -1].float()], [out.hidden_states[layer][:, -1].float()]
     past, nxt = out.past_key_values, pos[:, -1:] + 1
@@ -48,12 +47,11 @@ def _library_steps(model, ids, mask, tokens, layer):
     return logits, states
 
 
-def _lean_steps(model, ids, mask, tokens, layer):
+def _lean_steps(model, ids, mask, pos, tokens, layer):
     import torch
 
     from components.model.decoder import LeanDecoder
 
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
     dec = LeanDecoder(model, ids.shape[0], ids.shape[1] + tokens.shape[1])
     lg, h = dec.prefill(ids, pos, mask.bool(), layer)
     logits, states = [lg.float()], [h.float()]
@@ -96,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from components.inference.candidate import SamplingConfig
-    from components.model.sampling import sample_tokens
+    from components.model.sampling import position_ids, sample_tokens
 
     cuda = args.device.startswith("cuda")
     sync = torch.cuda.synchronize if cuda else (lambda: None)
@@ -112,15 +110,16 @@ def main(argv: list[str] | None = None) -> int:
         mask[row, :row * args.prompt_tokens // (2 * args.batch)] = 0
     ids = (ids * mask).to(args.device)
     mask = mask.to(args.device)
+    pos = position_ids(mask)
     forced = torch.randint(1, vocab - 1, (args.batch, args.new_tokens), generator=rng).to(args.device)
     with torch.no_grad():
-        lean = _lean_steps(model, ids, mask, forced, -2)
-        library = _library_steps(model, ids, mask, forced, -2)
+        lean = _lean_steps(model, ids, mask, pos, forced, -2)
+        library = _library_steps(model, ids, mask, pos, forced, -2)
         del model
         if cuda:
             torch.cuda.empty_cache()
         full = build_policy(args.shape, args.device, torch.float32, args.seed)
-        fp32 = _library_steps(full, ids, mask, forced, -2)
+        fp32 = _library_steps(full, ids, mask, pos, forced, -2)
         del full
     pairs = {"lean_vs_library": _compare(lean, library), "library_vs_fp32": _compare(library, fp32),
              "lean_vs_fp32": _compare(lean, fp32)}

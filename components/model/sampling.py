@@ -40,7 +40,8 @@ def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.
     return ids.to(device), mask.to(device)
 
 
-def _positions(mask: torch.Tensor) -> torch.Tensor:
+def position_ids(mask: torch.Tensor) -> torch.Tensor:
+    """Rope positions [B, L] of left-padded rows: 0 at each row's first real token, 0 on padding."""
     return (mask.cumsum(-1) - 1).clamp(min=0)
 
 
@@ -74,16 +75,19 @@ def draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     if not bool(torch.isfinite(total).all()):
         raise RuntimeError("probability tensor contains either inf or nan")
     u = torch.rand(total.shape, generator=generator, dtype=cdf.dtype, device=cdf.device) * total
-    return invert_cdf(cdf, u)
+    return invert_cdf(cdf, u, total)
 
 
-def invert_cdf(cdf: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+def invert_cdf(cdf: torch.Tensor, u: torch.Tensor, total: torch.Tensor | None = None) -> torch.Tensor:
     """Per row of `cdf` [B, V], the first index whose cdf exceeds `u` [B, 1] (0 <= u <= total).
 
+    `total` is the cdf's last column [B, 1] (contiguous), taken from `cdf` when not given.
     u == total (reachable by rounding) gives the last index of positive probability, not one past it.
     """
+    if total is None:
+        total = cdf[:, -1:].contiguous()
     picked = torch.searchsorted(cdf, u, right=True)                             # first index with cdf > u
-    last = torch.searchsorted(cdf, cdf[:, -1:].contiguous())                    # last token of probability > 0
+    last = torch.searchsorted(cdf, total)                                       # last token of probability > 0
     return torch.minimum(picked, last).squeeze(-1)
 
 
@@ -110,7 +114,7 @@ def _sample(model, prompts, stop_ids, cfg: SamplingConfig, max_new_tokens: int, 
             pad_id: int, layer: int, capture: bool, lean: bool | None) -> SampledBatch:
     device = next(model.parameters()).device
     ids, mask = left_pad(prompts, pad_id, device)
-    pos = _positions(mask)
+    pos = position_ids(mask)
     B = ids.shape[0]
     T = max(max_new_tokens, 0)
     if lean is None:
@@ -179,7 +183,7 @@ def forward_features(model, prompts: Sequence[Sequence[int]], completions: Seque
     device = next(model.parameters()).device
     seqs = [list(p) + list(c) for p, c in zip(prompts, completions)]
     ids, mask = left_pad(seqs, pad_id, device)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask),
+    out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask),
                 output_hidden_states=True)
     states, logits = out.hidden_states[layer], out.logits.float()
     width = ids.shape[1]

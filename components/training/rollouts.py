@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from components.inference.candidate import Candidate
+from components.model.sampling import position_ids
 
 
 class TrainingDataError(ValueError):
@@ -155,11 +156,10 @@ def build_batch(prompts: Sequence[Sequence[int]], candidates: Sequence[Candidate
             cols.append(P + k - 1)
         feats.append(cand.step_logprob.reshape(-1, 2).float())
         labels.extend([1.0 if r > 0.5 else 0.0] * cand.n_steps)
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     return RolloutBatch(
         input_ids=input_ids,
         attention_mask=attention_mask,
-        position_ids=position_ids,
+        position_ids=position_ids(attention_mask),
         responses=input_ids[:, P:].clone(),
         response_mask=response_mask,
         step_rows=torch.tensor(rows, dtype=torch.long),

@@ -5,7 +5,7 @@ import torch
 
 from components.inference.candidate import SamplingConfig
 from components.model import decoder
-from components.model.sampling import _positions, left_pad, sample_tokens
+from components.model.sampling import position_ids, left_pad, sample_tokens
 
 
 def _random_lm(kind: str):
@@ -26,7 +26,7 @@ def test_lean_forward_equals_library_forward(kind, layer):
     assert decoder.supports(model)
     prompts = [[5, 6, 7, 8, 9], [11, 12], [13, 14, 15], [11, 12]]   # left padding; a repeated prompt
     ids, mask = left_pad(prompts, 0, "cpu")
-    pos = _positions(mask)
+    pos = position_ids(mask)
     dec = decoder.LeanDecoder(model, len(prompts), ids.shape[1] + 6)
     logits, hidden = dec.prefill(ids, pos, mask.bool(), layer)
     with torch.no_grad():
@@ -51,7 +51,7 @@ def test_prefill_computes_each_distinct_prompt_once():
     model = _random_lm("qwen2")
     prompts = [[5, 6, 7]] * 3 + [[8, 9]] * 2
     ids, mask = left_pad(prompts, 0, "cpu")
-    pos = _positions(mask)
+    pos = position_ids(mask)
     shared = decoder.LeanDecoder(model, 5, ids.shape[1] + 1)
     each = decoder.LeanDecoder(model, 5, ids.shape[1] + 1)
     a = shared.prefill(ids, pos, mask.bool())
@@ -75,7 +75,7 @@ def test_sampling_with_and_without_the_lean_decoder_agrees():
 def test_other_layouts_take_the_library_forward():
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_embd=16, n_layer=2, n_head=2, n_positions=64)).eval()
+    gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_embd=16, n_layer=2, n_head=2, nposition_ids=64)).eval()
     assert not decoder.supports(gpt2)
     qwen = _random_lm("qwen2")
     qwen.config.rope_parameters = {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 2.0}
