@@ -1,7 +1,10 @@
-# Image for the GPU stages (train, evaluate with vLLM) on a cluster: CUDA torch + the `gpu` extra.
+# Image for the GPU stages (train, evaluate with vLLM) and Prefect flow runs on a cluster: CUDA torch,
+# vLLM and the whole pipeline from one pip command (constraints-gpu.txt, checked to resolve by
+# tests/infra/test_gpu_constraints.py).
 #   docker build -f infra/docker/gpu.Dockerfile -t registry.example.com/reflective-math:gpu .
-# vLLM pins transformers < 5.18, hence the override (see pyproject.toml, extra `gpu`).
-FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04
+# The torch and vLLM wheels bring their own CUDA libraries; the host needs an NVIDIA driver that
+# supports CUDA 13 (torch 2.14.0's build) and the NVIDIA container runtime.
+FROM ubuntu:22.04
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 HF_HUB_DISABLE_TELEMETRY=1 \
     MLFLOW_DISABLE_TELEMETRY=true PREFECT_SERVER_ANALYTICS_ENABLED=false
 RUN apt-get update && apt-get install -y --no-install-recommends software-properties-common git \
@@ -11,13 +14,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends software-proper
 WORKDIR /app
 RUN python3.11 -m venv /venv
 ENV PATH=/venv/bin:$PATH
-COPY pyproject.toml constraints.txt README.md ./
+COPY pyproject.toml constraints.txt constraints-gpu.txt README.md ./
 COPY components ./components
 COPY flows ./flows
 COPY infra ./infra
 COPY params.yaml ./
 RUN pip install --upgrade pip \
- && pip install torch==2.13.0 \
- && pip install -e '.[gpu]' 'transformers==5.17.*'
+ && pip install -c constraints-gpu.txt -e '.[gpu]'
 # No ENTRYPOINT: a Prefect Kubernetes worker passes the flow-run command as the container command.
 CMD ["reflect", "--help"]
