@@ -27,6 +27,7 @@ from components.config import as_flat_dict
 from components.inference.candidate import SamplingConfig
 from components.rewards.grading import reward as grade_reward
 from components.training import checkpointing as ckpt
+from components.training import parallel as par
 from components.training.config import TrainConfig
 from components.training.grpo import group_advantages
 from components.training.joint_loss import PolicyWithHead, joint_loss, reference_logprobs
@@ -100,6 +101,13 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
     if too_long:
         say(f"train: skipping {too_long} of {too_long + len(data)} problems whose prompt leaves no room for "
             f"{cfg.rollout.max_new_tokens} new tokens in the model's {rm.max_positions}-token context")
+    fsdp = world > 1 and par.fsdp_requested(acc)
+    if fsdp:                                     # shard before the optimizer sees the parameters
+        settings = par.fsdp_settings(acc)
+        par.shard_policy(rm.model, settings)
+        par.shard_head(rm.head)
+        if ref_model is not None:
+            par.shard_policy(ref_model, settings, checkpointing=False)
     joint = PolicyWithHead(rm.model, rm.head, cfg.spr.backbone_grad_scale, rm.spec.hidden_layer)
     policy_params = list(rm.model.parameters())
     head_params = list(rm.head.parameters())
@@ -109,11 +117,16 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factors(cfg))
     state = ckpt.TrainerState(step=0, config=flat_cfg, architecture=arch or {})
     if loaded:
-        optimizer.load_state_dict(loaded.optimizer)
+        if fsdp:
+            par.load_optimizer_state(joint, optimizer, loaded.optimizer, loaded.path)
+        else:
+            par.check_unsharded_optimizer_state(loaded.optimizer, loaded.path)
+            optimizer.load_state_dict(loaded.optimizer)
         scheduler.load_state_dict(loaded.state.scheduler)
         ckpt.restore_rng(loaded.rng)
         state = dataclasses.replace(loaded.state, config=flat_cfg)
-    joint = acc.prepare(joint)
+    if not fsdp:                                 # DDP (or nothing) through accelerate
+        joint = acc.prepare(joint)
     reduce_sum = _reducer(acc)
 
     run_log: RunLog = SilentRunLog()
@@ -128,7 +141,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
         run_log.set_tags({"data_version": f"md5:{file_md5(data_path)}", "data_rows": str(len(data)),
                           **({"resumed_from": str(loaded.path)} if loaded else {})})
     say(f"train: {len(data)} problems, {cfg.steps} steps x {per_step} prompts x G={cfg.rollout.group_size} "
-        f"on {world} process(es), head reads {rm.head.features}")
+        f"on {world} process(es){' (FSDP)' if fsdp else ''}, head reads {rm.head.features}")
 
     sampling = SamplingConfig(temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p,
                               max_new_tokens=cfg.rollout.max_new_tokens)
@@ -140,10 +153,13 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
         """Checkpoint the current step (main process writes; `sync` waits for the others)."""
         nonlocal last_ckpt, saved_step
         state.scheduler = scheduler.state_dict()
+        if fsdp and not sync:                # gathering full states needs every process
+            return last_ckpt
         if sync:
             acc.wait_for_everyone()
+        snap = par.FullStateSnapshot.take(rm, joint, optimizer) if fsdp else None
         if main:
-            ckpt.save_checkpoint(ckpt_root, rm, optimizer, state, cfg.checkpoint.keep_last)
+            ckpt.save_checkpoint(ckpt_root, snap or rm, snap or optimizer, state, cfg.checkpoint.keep_last)
         if sync:
             acc.wait_for_everyone()
         last_ckpt, saved_step = ckpt_root / f"step-{state.step:06d}", state.step
@@ -156,19 +172,20 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
             t0 = time.perf_counter()
             mine = step_prompts(len(data), s - 1, per_step, cfg.seed)[rank * per_step // world:(rank + 1) * per_step // world]
             rm.model.eval()
-            try:
-                groups = rm.generate([data.problems[i] for i in mine], cfg.rollout.group_size, sampling,
-                                     seed=_gen_seed(cfg.seed, s, rank), batch_size=cfg.rollout.generate_batch_size,
-                                     score=False)
-            except RuntimeError as exc:   # sampling refuses NaN/inf probabilities
-                if "inf" in str(exc) or "nan" in str(exc):
-                    raise TrainingDivergedError(_diverged(s, "probabilities while sampling", last_ckpt)) from None
-                raise
-            t1 = time.perf_counter()
-            cands = [c for g in groups for c in g]
-            rewards = [grade_reward(c.text, data.answers[mine[c.prompt_index]], cfg.reward.format_reward)
-                       for c in cands]
-            rm.score_candidates(cands)
+            with par.gathered(rm.model), par.gathered(rm.head):   # full parameters (no-op unsharded)
+                try:
+                    groups = rm.generate([data.problems[i] for i in mine], cfg.rollout.group_size, sampling,
+                                         seed=_gen_seed(cfg.seed, s, rank),
+                                         batch_size=cfg.rollout.generate_batch_size, score=False)
+                except RuntimeError as exc:   # sampling refuses NaN/inf probabilities
+                    if "inf" in str(exc) or "nan" in str(exc):
+                        raise TrainingDivergedError(_diverged(s, "probabilities while sampling", last_ckpt)) from None
+                    raise
+                t1 = time.perf_counter()
+                cands = [c for g in groups for c in g]
+                rewards = [grade_reward(c.text, data.answers[mine[c.prompt_index]], cfg.reward.format_reward)
+                           for c in cands]
+                rm.score_candidates(cands)
             g_rewards, g_scores, g_lengths = _gather(
                 acc, [list(rewards), [c.score for c in cands], [float(c.n_tokens) for c in cands]])
             correct = [r > 0.5 for r in g_rewards]
@@ -188,14 +205,16 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
             optimizer.zero_grad(set_to_none=True)
             acc.backward(jl.total)
             max_norm = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else float("inf")
-            grad_norm = float(acc.clip_grad_norm_(joint.parameters(), max_norm))
+            grad_norm = (par.clip_grad_norm(joint.parameters(), max_norm) if fsdp
+                         else float(acc.clip_grad_norm_(joint.parameters(), max_norm)))
             if not math.isfinite(grad_norm):
                 raise TrainingDivergedError(_diverged(s, f"gradient norm {grad_norm}", last_ckpt))
             lrs = scheduler.get_last_lr()
             with _sigint_deferred():             # parameters, optimizer and step move together
                 optimizer.step()
                 scheduler.step()
-                if not all(bool(torch.isfinite(p).all()) for p in (*policy_params, *head_params)):
+                if not (par.all_finite((*policy_params, *head_params), reduce_sum) if fsdp else
+                        all(bool(torch.isfinite(p).all()) for p in (*policy_params, *head_params))):
                     raise TrainingDivergedError(_diverged(s, "parameters after the update", last_ckpt))
                 t3 = time.perf_counter()
                 tied = reduce_sum(float(_tied_groups(rewards, cfg.rollout.group_size)))
@@ -213,6 +232,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
                     "train/spr_kept_neg": jl.spr_kept_neg, "train/spr_bce_phase": float(spr_kind != "spr"),
                     "train/no_signal_groups": tied / per_step, "train/grad_norm": grad_norm,
                     "train/lr_policy": lrs[0], "train/lr_head": lrs[1],
+                    "train/param_local_fraction": par.local_fraction((*policy_params, *head_params)),
                     "time/generate": t1 - t0, "time/score": t2 - t1, "time/update": t3 - t2,
                     "train/completions_per_s": len(g_rewards) / max(t3 - t0, 1e-9),
                 }
@@ -244,8 +264,9 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
 
     final_ckpt = save() if state.step > saved_step or last_ckpt is None else last_ckpt
     final_model = out_dir / "model"
+    snap = par.FullStateSnapshot.take(rm) if fsdp else None
     if main:
-        rm.save(final_model)
+        (snap or rm).save(final_model)
     acc.wait_for_everyone()
     return _finish(state, cfg, out_dir, final_model, final_ckpt, run_log, say, main)
 
