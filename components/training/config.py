@@ -29,6 +29,11 @@ class RolloutConfig:
     top_p: float = 1.0
     max_new_tokens: int = 1024
     generate_batch_size: int = 256    # sequences per generate call (memory knob, not the method)
+    # Who samples: `hf` (the policy itself: lean decoder or library forward, with hidden-state
+    # capture) or `vllm` (a vLLM engine in the training process on the same GPU, weights loaded
+    # from the policy after every optimizer step; needs the `gpu` extra and CUDA).
+    backend: Literal["hf", "vllm"] = "hf"
+    vllm_memory_fraction: float = 0.3  # share of the GPU's memory the vLLM engine may take
 
     def __post_init__(self) -> None:
         _check(self.prompts_per_step >= 1, f"rollout.prompts_per_step must be >= 1, got {self.prompts_per_step}")
@@ -37,6 +42,9 @@ class RolloutConfig:
         _check(0 < self.top_p <= 1, f"rollout.top_p must be in (0, 1], got {self.top_p}")
         _check(self.max_new_tokens >= 1, f"rollout.max_new_tokens must be >= 1, got {self.max_new_tokens}")
         _check(self.generate_batch_size >= 1, f"rollout.generate_batch_size must be >= 1, got {self.generate_batch_size}")
+        _check(self.backend in ("hf", "vllm"), f"rollout.backend: {self.backend!r} is not one of ['hf', 'vllm']")
+        _check(0 < self.vllm_memory_fraction < 1,
+               f"rollout.vllm_memory_fraction must be in (0, 1), got {self.vllm_memory_fraction}")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ class PolicyWithHead(nn.Module):
         self.head = head
         self.backbone_grad_scale = backbone_grad_scale
         self.hidden_layer = hidden_layer
+        self.last_step_hidden: torch.Tensor | None = None   # [S, h] of the latest forward, detached
 
     def forward(self, input_ids, attention_mask, position_ids, step_rows, step_cols, step_logprob,
                 response_width: int):
@@ -43,6 +44,7 @@ class PolicyWithHead(nn.Module):
                          output_hidden_states=True, use_cache=False, logits_to_keep=response_width + 1)
         logits = out.logits[:, :-1]                                     # [B, Tc, V], predicts responses
         h = out.hidden_states[self.hidden_layer][step_rows, step_cols]  # [S, h]
+        self.last_step_hidden = h.detach()                              # head scores for tracking (vLLM rollouts)
         h = scale_backbone_grad(h.float(), self.backbone_grad_scale)
         return logits, self.head(h, step_logprob)                       # [B, Tc, V], [S]
 

@@ -144,6 +144,25 @@ def gathered(model: nn.Module) -> Iterator[nn.Module]:
                 unit.set_reshard_after_forward(layers, recurse=False)
 
 
+def reducer(acc):
+    """`reduce_sum(float) -> float` over processes (identity on one process)."""
+    if acc.num_processes == 1:
+        return lambda x: float(x)
+
+    def reduce_sum(x: float) -> float:
+        t = torch.tensor([float(x)], dtype=torch.float64, device=acc.device)
+        return float(acc.reduce(t, reduction="sum").item())
+    return reduce_sum
+
+
+def gather_columns(acc, columns: list[list[float]]) -> list[list[float]]:
+    """Concatenate per-process lists (equal lengths) across processes, rank order."""
+    if acc.num_processes == 1:
+        return columns
+    t = torch.tensor(columns, dtype=torch.float64, device=acc.device).T.contiguous()  # [n, k]
+    return acc.gather(t).T.tolist()
+
+
 def local_fraction(params: Iterable[torch.Tensor]) -> float:
     """Elements held by this process / elements of the whole model (1.0 when nothing is sharded)."""
     from torch.distributed.tensor import DTensor

@@ -1,12 +1,16 @@
-"""`reflect train`: joint on-policy GRPO + SPR training of the reflective model (issue 5, METHOD.md s.3).
+"""`reflect train`: joint on-policy GRPO + SPR training of the reflective model (the paper's GRPO + SPR objective).
 
-Each step: sample G completions for each of the step's prompts (`ReflectiveModel.generate`), grade
-them (`components.rewards.grading.reward`), score them with the current head (for tracking), then ONE
+Each step: sample G completions for each of the step's prompts, grade them
+(`components.rewards.grading.reward`), score them with the current head (for tracking), then ONE
 AdamW step updates policy and head together (separate learning rates) on
-`spr_loss + pg_loss - entropy_coef * entropy + kl_coef * kl`. Built on torch + accelerate: run as is
-on one process, or under `accelerate launch` (DDP over CPU/gloo or GPUs); each process samples its
-share of the prompts, whole groups each. Every step reports to MLflow (`train/*`, `time/*`); the
-aha step becomes a run tag. Checkpoints are atomic and a resumed run repeats an uninterrupted one.
+`spr_loss + pg_loss - entropy_coef * entropy + kl_coef * kl`. Rollouts come from the policy itself
+(`ReflectiveModel.generate`, hidden states captured) or, with `train.rollout.backend: vllm`, from a
+vLLM engine colocated on the GPU whose weights follow the policy after every step
+(`vllm_rollouts.py`; hidden states and log-probs then come from the update's forward pass). Built on
+torch + accelerate: run as is on one process, or under `accelerate launch` (DDP over CPU/gloo or
+GPUs, or FSDP2 sharding, `parallel.py`); each process samples its share of the prompts, whole
+groups each. Every step reports to MLflow (`train/*`, `time/*`); the aha step becomes a run tag.
+Checkpoints are atomic and a resumed run repeats an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -73,6 +77,9 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
 
     from components.model.reflective import ReflectiveModel
 
+    if cfg.rollout.backend == "vllm":            # refuse before loading anything
+        from components.training.vllm_rollouts import require_vllm
+        require_vllm()
     # cpu=True without CUDA: under torchrun/`accelerate launch --multi_gpu` that gives MULTI_CPU (gloo).
     acc = Accelerator(cpu=not torch.cuda.is_available())
     rank, world, main = acc.process_index, acc.num_processes, acc.is_main_process
@@ -108,7 +115,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
         par.shard_head(rm.head)
         if ref_model is not None:
             par.shard_policy(ref_model, settings, checkpointing=False)
-    joint = PolicyWithHead(rm.model, rm.head, cfg.spr.backbone_grad_scale, rm.spec.hidden_layer)
+    joint = joint_module = PolicyWithHead(rm.model, rm.head, cfg.spr.backbone_grad_scale, rm.spec.hidden_layer)
     policy_params = list(rm.model.parameters())
     head_params = list(rm.head.parameters())
     optimizer = torch.optim.AdamW(
@@ -127,7 +134,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
         state = dataclasses.replace(loaded.state, config=flat_cfg)
     if not fsdp:                                 # DDP (or nothing) through accelerate
         joint = acc.prepare(joint)
-    reduce_sum = _reducer(acc)
+    reduce_sum = par.reducer(acc)
 
     run_log: RunLog = SilentRunLog()
     if main and tracking_uri:
@@ -145,6 +152,13 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
 
     sampling = SamplingConfig(temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p,
                               max_new_tokens=cfg.rollout.max_new_tokens)
+    engine = None
+    if cfg.rollout.backend == "vllm":            # a colocated engine, started from the weights just loaded
+        from components.training.vllm_rollouts import VLLMRollouts, context_needed
+        engine = VLLMRollouts(rm, loaded.model_dir if loaded else model_dir, cfg.rollout.vllm_memory_fraction,
+                              context_needed(rm, data.problems, cfg.rollout.max_new_tokens), cfg.seed + rank,
+                              distributed=world > 1)
+        say(f"train: rollouts from vLLM ({cfg.rollout.vllm_memory_fraction:.0%} of the GPU's memory per process)")
     last_ckpt = loaded.path if loaded else None
     saved_step = state.step
     aha_tagged = False
@@ -172,24 +186,29 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
             t0 = time.perf_counter()
             mine = step_prompts(len(data), s - 1, per_step, cfg.seed)[rank * per_step // world:(rank + 1) * per_step // world]
             rm.model.eval()
-            with par.gathered(rm.model), par.gathered(rm.head):   # full parameters (no-op unsharded)
-                try:
-                    groups = rm.generate([data.problems[i] for i in mine], cfg.rollout.group_size, sampling,
-                                         seed=_gen_seed(cfg.seed, s, rank),
-                                         batch_size=cfg.rollout.generate_batch_size, score=False)
-                except RuntimeError as exc:   # sampling refuses NaN/inf probabilities
-                    if "inf" in str(exc) or "nan" in str(exc):
-                        raise TrainingDivergedError(_diverged(s, "probabilities while sampling", last_ckpt)) from None
-                    raise
+            if engine is not None:               # vLLM samples; hidden states come from the update below
+                groups = engine.generate([data.problems[i] for i in mine], cfg.rollout.group_size, sampling,
+                                         seed=_gen_seed(cfg.seed, s, rank) % (2**31))
                 t1 = time.perf_counter()
                 cands = [c for g in groups for c in g]
                 rewards = [grade_reward(c.text, data.answers[mine[c.prompt_index]], cfg.reward.format_reward)
                            for c in cands]
-                rm.score_candidates(cands)
-            g_rewards, g_scores, g_lengths = _gather(
-                acc, [list(rewards), [c.score for c in cands], [float(c.n_tokens) for c in cands]])
-            correct = [r > 0.5 for r in g_rewards]
-            hm = head_metrics(g_scores, correct)
+            else:
+                with par.gathered(rm.model), par.gathered(rm.head):   # full parameters (no-op unsharded)
+                    try:
+                        groups = rm.generate([data.problems[i] for i in mine], cfg.rollout.group_size, sampling,
+                                             seed=_gen_seed(cfg.seed, s, rank),
+                                             batch_size=cfg.rollout.generate_batch_size, score=False)
+                    except RuntimeError as exc:   # sampling refuses NaN/inf probabilities
+                        if "inf" in str(exc) or "nan" in str(exc):
+                            raise TrainingDivergedError(_diverged(s, "probabilities while sampling", last_ckpt)) from None
+                        raise
+                    t1 = time.perf_counter()
+                    cands = [c for g in groups for c in g]
+                    rewards = [grade_reward(c.text, data.answers[mine[c.prompt_index]], cfg.reward.format_reward)
+                               for c in cands]
+                    rm.score_candidates(cands)
+                g_rewards, g_scores, g_lengths, correct, hm = _track(acc, rewards, cands)
             t2 = time.perf_counter()
 
             adv = group_advantages(torch.tensor(rewards), cfg.rollout.group_size, cfg.grpo.eps)
@@ -200,6 +219,10 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
             joint.train()
             spr_kind = loss_kind_at(s - 1, cfg.spr.loss, cfg.spr.bce_warmup_steps, cfg.spr.warmup_loss)
             jl = joint_loss(joint, batch, adv.to(acc.device), cfg, spr_kind, ref_lp, reduce_sum, world)
+            if engine is not None:               # head scores (eval mode) on the update pass's hidden states
+                from components.training.vllm_rollouts import scores_from_update
+                scores_from_update(rm, joint_module.last_step_hidden, batch, cands)
+                g_rewards, g_scores, g_lengths, correct, hm = _track(acc, rewards, cands)
             if not math.isfinite(jl.policy_loss) or not math.isfinite(jl.spr_loss):
                 raise TrainingDivergedError(_diverged(s, f"loss (policy {jl.policy_loss}, spr {jl.spr_loss})", last_ckpt))
             optimizer.zero_grad(set_to_none=True)
@@ -216,6 +239,8 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
                 if not (par.all_finite((*policy_params, *head_params), reduce_sum) if fsdp else
                         all(bool(torch.isfinite(p).all()) for p in (*policy_params, *head_params))):
                     raise TrainingDivergedError(_diverged(s, "parameters after the update", last_ckpt))
+                if engine is not None:           # the engine samples the next step from the new weights
+                    engine.sync(par.iter_full_parameters(rm.model))
                 t3 = time.perf_counter()
                 tied = reduce_sum(float(_tied_groups(rewards, cfg.rollout.group_size)))
                 metrics = {
@@ -371,23 +396,12 @@ def _gen_seed(seed: int, step: int, rank: int) -> int:
     return (seed * 1_000_003 + step * 1_009 + rank * 7_919_993) % (2**63 - 1)
 
 
-def _reducer(acc):
-    """`reduce_sum(float) -> float` over processes (identity on one process)."""
-    if acc.num_processes == 1:
-        return lambda x: float(x)
-
-    def reduce_sum(x: float) -> float:
-        t = torch.tensor([float(x)], dtype=torch.float64, device=acc.device)
-        return float(acc.reduce(t, reduction="sum").item())
-    return reduce_sum
-
-
-def _gather(acc, columns: list[list[float]]) -> list[list[float]]:
-    """Concatenate per-process lists (equal lengths) across processes, rank order."""
-    if acc.num_processes == 1:
-        return columns
-    t = torch.tensor(columns, dtype=torch.float64, device=acc.device).T.contiguous()  # [n, k]
-    return acc.gather(t).T.tolist()
+def _track(acc, rewards: list[float], cands) -> tuple[list[float], list[float], list[float], list[bool], object]:
+    """Batch-wide rewards, head scores and lengths (all processes) and the head's metrics on them."""
+    g_rewards, g_scores, g_lengths = par.gather_columns(
+        acc, [list(rewards), [c.score for c in cands], [float(c.n_tokens) for c in cands]])
+    correct = [r > 0.5 for r in g_rewards]
+    return g_rewards, g_scores, g_lengths, correct, head_metrics(g_scores, correct)
 
 
 @contextlib.contextmanager

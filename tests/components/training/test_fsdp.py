@@ -1,9 +1,10 @@
 """FSDP2 training on CPU: two processes over gloo shard, train, sample, save and resume like DDP.
 
-Each run is `torchrun --nproc_per_node 2 launch_train.py`; FSDP is asked for as `accelerate launch`
-asks for it (`ACCELERATE_USE_FSDP=true`, which accelerate itself ignores on CPU). The FSDP run must
-hold about half of the parameter elements per process (DTensor shards) while it trains, and its
-saved model (a full state dict, loaded back with `from_pretrained`) must equal the DDP run's.
+The DDP run is `torchrun --nproc_per_node 2 launch_train.py`; the FSDP runs are
+`accelerate launch --use_fsdp --fsdp_version 2 --num_processes 2` (on CPU accelerate itself would
+fall back to DDP; the trainer shards with `fully_shard`). The FSDP run must hold about half of the
+parameter elements per process (DTensor shards) while it trains, and its saved model (a full state
+dict, loaded back with `from_pretrained`) must equal the DDP run's.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ HERE = Path(__file__).parent
 
 
 def _launch(model: Path, data: Path, out: Path, port: int, fsdp: bool, steps: int = 2, resume: bool = False) -> str:
-    torchrun = Path(sys.executable).with_name("torchrun")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    env.pop("ACCELERATE_USE_FSDP", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ACCELERATE_", "FSDP_"))}
+    env.update({"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
     if fsdp:
-        env.update({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2"})
-    cmd = [str(torchrun), "--nproc_per_node", "2", "--master_port", str(port), str(HERE / "launch_train.py"),
-           str(model), str(data), str(out), str(steps)] + (["resume"] if resume else [])
+        launcher = [str(Path(sys.executable).with_name("accelerate")), "launch", "--use_fsdp", "--fsdp_version", "2",
+                    "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+                    "--dynamo_backend", "no", "--main_process_port", str(port)]
+    else:
+        launcher = [str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2", "--master_port", str(port)]
+    cmd = launcher + [str(HERE / "launch_train.py"), str(model), str(data), str(out), str(steps)] + (
+        ["resume"] if resume else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "world_size=2" in proc.stdout
@@ -64,7 +68,9 @@ def test_fsdp_shards_and_saves_what_ddp_saves_and_resumes(adder_policy, adder_da
     w_ddp, w_fsdp = _weights(tmp_path / "ddp" / "model"), _weights(tmp_path / "fsdp" / "model")
     moved = _max_diff(w_ddp, _weights_initial(adder_policy, w_ddp))
     assert moved > 1e-4                                           # training changed the weights
-    assert _max_diff(w_ddp, w_fsdp) < 1e-4, "the FSDP run saved other weights than the DDP run"
+    diff = _max_diff(w_ddp, w_fsdp)
+    print(f"moved={moved:.3g} fsdp_vs_ddp={diff:.3g}")
+    assert diff < 1e-4, f"the FSDP run saved other weights than the DDP run (max |diff| {diff:.3g})"
     assert (tmp_path / "fsdp" / "checkpoints" / "step-000002" / "optimizer.pt").is_file()
 
     # Resume from the FSDP checkpoint of step 1: the second step must repeat the uninterrupted run.
@@ -72,7 +78,9 @@ def test_fsdp_shards_and_saves_what_ddp_saves_and_resumes(adder_policy, adder_da
     shutil.copytree(tmp_path / "fsdp" / "checkpoints", resumed / "checkpoints")
     shutil.rmtree(resumed / "checkpoints" / "step-000002")
     _launch(adder_policy, adder_data, resumed, 29543, fsdp=True, resume=True)
-    assert _max_diff(w_fsdp, _weights(resumed / "model")) < 1e-5
+    resumed_diff = _max_diff(w_fsdp, _weights(resumed / "model"))
+    print(f"resumed_vs_uninterrupted={resumed_diff:.3g}")
+    assert resumed_diff < 1e-5
 
 
 def _weights_initial(policy: Path, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
