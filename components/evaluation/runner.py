@@ -303,6 +303,17 @@ def _with_placeholders(n_problems: int, fits: list[int], sampled: list[list[Cand
     return out
 
 
+def scoring_placement(cfg: EvaluateConfig) -> tuple[str, torch.dtype | None]:
+    """Where the policy that scores runs: `evaluate.device` in fp32, or with vLLM the GPU in bf16.
+
+    vLLM needs a GPU anyway, so its second pass (the backbone over prompt + completion) runs there
+    in bf16 as well, on `evaluate.device` when that names a CUDA device, else on `cuda`.
+    """
+    if cfg.backend != "vllm":
+        return cfg.device, None
+    return (cfg.device if cfg.device.startswith("cuda") else "cuda"), torch.bfloat16
+
+
 def make_sampler(rm, cfg: EvaluateConfig, model_dir: Path) -> CandidateSampler:
     """The generation backend: the model itself (captured hidden states) or vLLM + second pass."""
     if cfg.backend == "vllm":
@@ -325,7 +336,13 @@ def run_evaluate(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, out
                             seed=cfg.problem_seed, task=task, train_parquet=train_parquet if s == "synthetic" else None)
               for s in sets]  # load every set first: a bad name fails before any sampling
     torch.manual_seed(cfg.seed)
-    rm = ReflectiveModel.load(model_dir, device=cfg.device)
+    if cfg.backend == "vllm":                      # refuse before loading the model
+        from components.inference.vllm_backend import require_gpu_vllm
+        require_gpu_vllm("evaluate --backend vllm", "use --backend hf")
+    device, dtype = scoring_placement(cfg)
+    if cfg.backend == "vllm":
+        log(f"evaluate: vLLM samples; the second pass scores on {device} in bf16")
+    rm = ReflectiveModel.load(model_dir, device=device, dtype=dtype)
     heads = load_heads(rm, extra_heads)
     sampler = make_sampler(rm, cfg, Path(model_dir))
     if DEFAULT_HEAD not in heads:

@@ -26,7 +26,21 @@ def _vllm() -> Any:
         import vllm
     except ImportError:
         raise BackendUnavailable("the vllm backend needs the `gpu` extra on a GPU machine: "
-                                 "pip install -e '.[gpu]' (see pyproject.toml); use --backend hf here") from None
+                                 "pip install -c constraints-gpu.txt -e '.[gpu]'; use --backend hf here") from None
+    return vllm
+
+
+def require_gpu_vllm(what: str, instead: str) -> Any:
+    """vLLM and a CUDA device, or one line: `what` needs them, how to install, or `instead`."""
+    try:
+        import vllm
+    except ImportError:
+        raise BackendUnavailable(f"{what} needs vLLM, which is not installed here; on a GPU machine install it "
+                                 f"with: pip install -c constraints-gpu.txt -e '.[gpu]' (or {instead})") from None
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BackendUnavailable(f"{what} needs a CUDA GPU and none is visible here; {instead}")
     return vllm
 
 

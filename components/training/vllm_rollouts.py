@@ -28,21 +28,12 @@ from typing import Any
 import torch
 
 from components.inference.candidate import Candidate, SamplingConfig
-from components.inference.vllm_backend import BackendUnavailable, stop_ids
+from components.inference.vllm_backend import BackendUnavailable, require_gpu_vllm, stop_ids
 
 
 def require_vllm() -> Any:
-    """vLLM and a CUDA device, or one line saying what to install (refused before any model loads)."""
-    try:
-        import vllm
-    except ImportError:
-        raise BackendUnavailable(
-            "train.rollout.backend: vllm needs vLLM, which is not installed here; on a GPU machine install "
-            "it with: pip install -c constraints-gpu.txt -e '.[gpu]' (or set train.rollout.backend: hf)") from None
-    if not torch.cuda.is_available():
-        raise BackendUnavailable("train.rollout.backend: vllm needs a CUDA GPU and none is visible here; "
-                                 "set train.rollout.backend: hf")
-    return vllm
+    """vLLM and a CUDA device for `train.rollout.backend: vllm`, or one line saying what to install."""
+    return require_gpu_vllm("train.rollout.backend: vllm", "set train.rollout.backend: hf")
 
 
 def engine_kwargs(model_dir: Path, memory_fraction: float, max_len: int, seed: int, distributed: bool) -> dict[str, Any]:
