@@ -14,7 +14,8 @@ therefore carry no hidden states; their step log-prob features (min and mean tok
 each step, used by a `hidden+logprob` head) come from vLLM's log-probs.
 
 After every optimizer step `sync` loads the policy's new weights into the engine
-(`LLM.apply_model` → the model's `load_weights`, HF parameter names), one tensor at a time; for an
+(the in-process engine's model `load_weights`, HF parameter names, as TRL's colocate mode does;
+`LLM.apply_model` where that attribute path is absent), one tensor at a time; for an
 FSDP policy each tensor is all-gathered first, so every process passes through the same sequence.
 """
 
@@ -36,16 +37,19 @@ def require_vllm() -> Any:
     return require_gpu_vllm("train.rollout.backend: vllm", "set train.rollout.backend: hf")
 
 
-def engine_kwargs(model_dir: Path, memory_fraction: float, max_len: int, seed: int, distributed: bool) -> dict[str, Any]:
-    """The `vllm.LLM(...)` arguments of a colocated engine (pure: tests check them without vLLM)."""
-    kwargs: dict[str, Any] = {
+def engine_kwargs(model_dir: Path, memory_fraction: float, max_len: int, seed: int) -> dict[str, Any]:
+    """The `vllm.LLM(...)` arguments of a colocated engine (pure: tests check them without vLLM).
+
+    The external launcher keeps the engine in this process (one per training process, tensor
+    parallel size 1), so the policy's tensors reach it without a copy through another process.
+    Log-probs are vLLM's raw ones (temperature 1, before top-p): the head's step features.
+    """
+    return {
         "model": str(model_dir), "dtype": "bfloat16", "gpu_memory_utilization": memory_fraction,
         "max_model_len": max_len, "seed": seed, "enable_prefix_caching": True,   # a group shares its prompt
-        "tensor_parallel_size": 1,
+        "tensor_parallel_size": 1, "distributed_executor_backend": "external_launcher",
+        "max_num_batched_tokens": 4096, "logprobs_mode": "raw_logprobs",
     }
-    if distributed:
-        kwargs["distributed_executor_backend"] = "external_launcher"
-    return kwargs
 
 
 def context_needed(rm, problems: Sequence[str], max_new_tokens: int) -> int:
@@ -92,16 +96,24 @@ class VLLMRollouts:
 
     def __init__(self, rm, model_dir: Path, memory_fraction: float, max_len: int, seed: int, distributed: bool):
         vllm = require_vllm()
-        if distributed:   # the external launcher reads the process layout from torchrun's variables
+        # The external launcher reads the process layout from torchrun's variables.
+        if distributed:
             for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
                 if key not in os.environ:
                     raise BackendUnavailable(f"train.rollout.backend: vllm with several processes needs {key} "
                                              "in the environment; start training with accelerate launch or torchrun")
-        # The engine core runs in this process, so `apply_model` hands it the policy's tensors directly.
-        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        else:
+            for key, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1")):
+                os.environ.setdefault(key, value)
+            if "MASTER_PORT" not in os.environ:
+                import socket
+
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", 0))
+                    os.environ["MASTER_PORT"] = str(sock.getsockname()[1])
         self.vllm = vllm
         self.rm = rm
-        self.llm = vllm.LLM(**engine_kwargs(model_dir, memory_fraction, max_len, seed, distributed))
+        self.llm = vllm.LLM(**engine_kwargs(model_dir, memory_fraction, max_len, seed))
 
     def generate(self, problems: Sequence[str], n: int, sampling: SamplingConfig, seed: int) -> list[list[Candidate]]:
         """`n` candidates per problem (grouped as `ReflectiveModel.generate` groups them), no hidden states."""
@@ -127,7 +139,12 @@ class VLLMRollouts:
             for name, tensor in weights:
                 model.load_weights(weights=[(name, tensor)])
                 count += 1
-        self.llm.apply_model(load)
+        worker = getattr(getattr(self.llm.llm_engine, "model_executor", None), "driver_worker", None)
+        runner = getattr(worker, "model_runner", None) or getattr(getattr(worker, "worker", None), "model_runner", None)
+        if runner is not None:     # the in-process engine's model (what TRL's colocate mode loads into)
+            load(runner.model)
+        else:
+            self.llm.apply_model(load)
         self.llm.reset_prefix_cache()      # cached prompt blocks were computed with the old weights
         return count
 

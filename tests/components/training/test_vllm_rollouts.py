@@ -44,10 +44,10 @@ def test_rollout_backend_is_checked():
 
 
 def test_engine_and_sampling_settings_follow_the_trainer(tmp_path):
-    kw = engine_kwargs(tmp_path, 0.3, 1024, 7, distributed=True)
+    kw = engine_kwargs(tmp_path, 0.3, 1024, 7)
     assert kw["gpu_memory_utilization"] == 0.3 and kw["max_model_len"] == 1024 and kw["dtype"] == "bfloat16"
     assert kw["distributed_executor_backend"] == "external_launcher" and kw["tensor_parallel_size"] == 1
-    assert "distributed_executor_backend" not in engine_kwargs(tmp_path, 0.3, 1024, 7, distributed=False)
+    assert kw["logprobs_mode"] == "raw_logprobs"              # temperature-1 log-probs: the head's features
     fake = SimpleNamespace(SamplingParams=lambda **kw: kw)   # records the arguments vLLM would get
     p = vllm_sampling_params(fake, SamplingConfig(temperature=0.6, top_p=0.95, max_new_tokens=64), 8, 3, [2, 5])
     assert (p["n"], p["temperature"], p["top_p"], p["max_tokens"], p["seed"]) == (8, 0.6, 0.95, 64, 3)
