@@ -63,12 +63,13 @@ def context_needed(rm, problems: Sequence[str], max_new_tokens: int) -> int:
     return min(rm.max_positions, longest + max_new_tokens)
 
 
-def vllm_sampling_params(vllm: Any, sampling: SamplingConfig, n: int, seed: int, stops: Sequence[int]) -> Any:
+def vllm_sampling_params(vllm: Any, sampling: SamplingConfig, n: int, seed: int, stops: Sequence[int],
+                         **extra: Any) -> Any:
     """The trainer's sampling settings (temperature, top_p, stop tokens) with the sampled tokens' log-probs."""
     return vllm.SamplingParams(
         n=n, temperature=sampling.temperature, top_p=sampling.top_p,
         repetition_penalty=sampling.repetition_penalty, max_tokens=sampling.max_new_tokens, seed=seed,
-        stop_token_ids=list(stops), skip_special_tokens=False, logprobs=0)
+        stop_token_ids=list(stops), skip_special_tokens=False, logprobs=0, **extra)
 
 
 def candidate_from_tokens(rm, prompt_index: int, prompt: Sequence[int], ids: Sequence[int],
