@@ -23,3 +23,17 @@ def test_word_level_tokenizer_decodes_every_id(tmp_path):
     tok = PreTrainedTokenizerFast.from_pretrained(str(tmp_path / "m"))
     assert len(tok) == 512 and "t511" in tok.decode([3, 511])
     assert tok("t7 t9", add_special_tokens=False)["input_ids"] == [7, 9]
+
+
+def test_vllm_check_without_a_gpu_says_why_in_one_line(capsys):
+    import importlib.util
+
+    import pytest
+
+    from benchmarks import gpu_vllm_check
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed: the missing-backend exit does not apply")
+    assert gpu_vllm_check.main([]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "constraints-gpu.txt" in err
