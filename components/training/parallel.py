@@ -83,6 +83,22 @@ def _layer_classes(model: nn.Module, settings: FsdpSettings) -> set[str]:
     return names
 
 
+def broadcast_from_main(*modules: nn.Module | None) -> None:
+    """Copy every parameter and buffer of `modules` from the main process to the others; collective.
+
+    Under an accelerate FSDP launch with `fsdp_cpu_ram_efficient_loading`, transformers loads real
+    weights on local rank 0 only and zeros elsewhere, expecting them to be synced before training
+    (measured with transformers 5.17: without this the other ranks' shards stay zero).
+    """
+    import torch.distributed as dist
+
+    for module in modules:
+        if module is None:
+            continue
+        for t in (*module.parameters(), *module.buffers()):
+            dist.broadcast(t.data, src=0)
+
+
 def shard_policy(model: nn.Module, settings: FsdpSettings, checkpointing: bool | None = None) -> nn.Module:
     """`fully_shard` each decoder layer, then the policy as a root. Modifies and returns `model`."""
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard

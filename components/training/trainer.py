@@ -111,6 +111,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
     fsdp = world > 1 and par.fsdp_requested(acc)
     if fsdp:                                     # shard before the optimizer sees the parameters
         settings = par.fsdp_settings(acc)
+        par.broadcast_from_main(rm.model, rm.head, ref_model)   # every rank starts from rank 0's weights
         par.shard_policy(rm.model, settings)
         par.shard_head(rm.head)
         if ref_model is not None:
