@@ -172,7 +172,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
             g_rewards, g_scores, g_lengths = _gather(
                 acc, [list(rewards), [c.score for c in cands], [float(c.n_tokens) for c in cands]])
             correct = [r > 0.5 for r in g_rewards]
-            hm = head_metrics(g_scores, correct)
+            hm = head_metrics(g_scores, correct, cfg.rollout.group_size)
             t2 = time.perf_counter()
 
             adv = group_advantages(torch.tensor(rewards), cfg.rollout.group_size, cfg.grpo.eps)
@@ -207,6 +207,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
                     "train/entropy": jl.entropy, "train/clip_fraction": jl.clip_fraction,
                     "train/response_length": sum(g_lengths) / len(g_lengths),
                     "train/score_gap": hm.score_gap, "train/sprm_auroc": hm.auroc,
+                    "train/sprm_auroc_within": hm.auroc_within,
                     "train/sprm_accuracy": hm.accuracy,
                     "train/score_correct": hm.mean_correct, "train/score_incorrect": hm.mean_incorrect,
                     "train/spr_kept": jl.spr_kept, "train/spr_kept_pos": jl.spr_kept_pos,
