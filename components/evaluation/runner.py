@@ -25,7 +25,7 @@ import torch
 from components.config import ConfigError, as_flat_dict
 from components.data.synthetic import TaskConfig
 from components.evaluation import plots
-from components.evaluation.eval_sets import EvalSet, load_eval_set
+from components.evaluation.eval_sets import SYNTHETIC_SETS, EvalSet, load_eval_set
 from components.evaluation.metrics import (bootstrap_ci, bucket_means, method_accuracies,
                                            mean_tokens, pooled_auroc, problem_aurocs)
 from components.evaluation.report import (SetReport, VariantResult, bucket_metrics, flat_metrics, log_to_mlflow,
@@ -340,8 +340,9 @@ def run_evaluate(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, out
 
     out_dir = Path(out_dir)
     sets = list(eval_sets or cfg.eval_sets)
-    loaded = [load_eval_set(s, n_problems=cfg.n_problems if s == "synthetic" else cfg.max_real_problems,
-                            seed=cfg.problem_seed, task=task, train_parquet=train_parquet if s == "synthetic" else None)
+    loaded = [load_eval_set(s, n_problems=cfg.n_problems if s in SYNTHETIC_SETS else cfg.max_real_problems,
+                            seed=cfg.problem_seed, task=task,
+                            train_parquet=train_parquet if s in SYNTHETIC_SETS else None)
               for s in sets]  # load every set first: a bad name fails before any sampling
     torch.manual_seed(cfg.seed)
     rm = ReflectiveModel.load(model_dir, device=cfg.device)
@@ -365,7 +366,7 @@ def run_evaluate(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, out
         if len(fits) < len(es):
             report.notes.append(f"{len(es) - len(fits)} of {len(es)} prompts exceed the model's context "
                                 f"({rm.max_positions} tokens); they were not sampled and count as wrong")
-        if es.name != "synthetic":
+        if es.name not in SYNTHETIC_SETS:
             report.notes.append("a real benchmark: the tiny default model is expected to score near 0 here")
         reports.append(report)
         artifacts += paths
