@@ -51,7 +51,7 @@ class EffortsConfig:
 class EvaluateConfig:
     """params.yaml section `evaluate`."""
 
-    eval_sets: list[str] = field(default_factory=lambda: ["synthetic"])
+    eval_sets: list[str] = field(default_factory=lambda: ["synthetic", "synthetic_val"])
     n_problems: int = 200              # size of the synthetic held-out set
     max_real_problems: int | None = None  # cap on a real set (first rows), None = all
     problem_seed: int = 1              # seed of the synthetic held-out set
