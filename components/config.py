@@ -42,7 +42,9 @@ def read_params(path: Path | str = DEFAULT_PARAMS) -> dict[str, Any]:
 def build(cls: type[T], data: Any, where: str = "") -> T:
     """Build dataclass `cls` from a mapping, recursively, refusing unknown keys and wrong types.
 
-    Missing keys take the dataclass defaults. `where` is the dotted path used in messages.
+    Missing keys take the dataclass defaults. `where` is the dotted path used in messages. A
+    field with `metadata={"derived": "<where it comes from>"}` is not a params key: it is filled
+    from another section by the code that builds the stage (and refused here, saying so).
     """
     if data is None:
         data = {}
@@ -50,6 +52,11 @@ def build(cls: type[T], data: Any, where: str = "") -> T:
         raise ConfigError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    derived = sorted(n for n in data if n in fields and fields[n].metadata.get("derived"))
+    if derived:
+        raise ConfigError(f"{where or cls.__name__}: {derived[0]!r} is not set here: it comes from "
+                          f"{fields[derived[0]].metadata['derived']}")
+    fields = {n: f for n, f in fields.items() if not f.metadata.get("derived")}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         known = ", ".join(sorted(fields))

@@ -53,4 +53,12 @@ def load_pipeline_params(path: Path | str = "params.yaml") -> PipelineParams:
         except (ValueError, TypeError) as exc:     # a __post_init__ range check
             raise ConfigError(f"{name}:{section}: {exc}") from None
     built["clean"] = replace(built["clean"], task=built["task"])      # clean reads the top-level task
+    built["promote"] = built["promote"].with_efforts(built["evaluate"].efforts)
+    if built["promote"].method != built["register"].selector:
+        raise ConfigError(f"{name}: promote.method {built['promote'].method!r} differs from register.selector "
+                          f"{built['register'].selector!r}; the gate must judge the selector that is served")
+    val = built["promote"].validation_set
+    if val and val not in built["evaluate"].eval_sets:
+        raise ConfigError(f"{name}: promote.validation_set {val!r} is not in evaluate.eval_sets "
+                          f"{built['evaluate'].eval_sets}; add it there or set promote.validation_set to ''")
     return PipelineParams(**built)

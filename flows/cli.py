@@ -59,7 +59,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
         sampling = replace(sampling, temperature=args.temperature)
     if args.top_p is not None:
         sampling = replace(sampling, top_p=args.top_p)
-    sol = solve(rm, [args.problem], args.effort, sampling, seed=args.seed)[0]
+    if args.selector is None:
+        from components.config import build, read_params
+        from components.registry.pyfunc import RegisterConfig
+
+        params = read_params(args.params) if args.params.is_file() else {}
+        args.selector = build(RegisterConfig, params.get("register"), "register").selector
+    selector = args.selector
+    sol = solve(rm, [args.problem], args.effort, sampling, seed=args.seed, selector=selector)[0]
     if args.json:
         print(json.dumps(sol.as_dict(with_candidates=args.show_candidates)))
         return 0
@@ -206,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     p.add_argument("--show-candidates", action="store_true", help="print every candidate's answer and step scores")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--selector", choices=("sprm_best", "sprm_vote", "majority", "logprob_best"),
+                   help="how to pick among the N candidates (default: register.selector in --params)")
+    _params_arg(p)
     p.set_defaults(func=cmd_solve)
 
     p = sub.add_parser("grade", help="re-grade saved completions (JSONL with completion, reference)",

@@ -55,9 +55,9 @@ def promote_flow(version: str, eval_dir: Path = Path("reports/eval"), metrics: d
                  workdir: Path = Path(".")) -> dict:
     """Gate `version` (metrics from `metrics` or `eval_dir/metrics.json`) against the champion."""
     p = read_params(params) if Path(params).is_file() else {}
-    cfg = build(PromoteConfig, p.get("promote"), "promote")
-    name = name or build(RegisterConfig, p.get("register"), "register").name
     eval_cfg = build(EvaluateConfig, p.get("evaluate"), "evaluate")
+    cfg = build(PromoteConfig, p.get("promote"), "promote").with_efforts(eval_cfg.efforts)
+    name = name or build(RegisterConfig, p.get("register"), "register").name
     sets = list(eval_sets or eval_cfg.eval_sets)
     if metrics is None:
         path = Path(eval_dir) / "metrics.json"

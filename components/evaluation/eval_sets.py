@@ -6,6 +6,11 @@ METHOD.md section 5. Every set becomes an `EvalSet` of `EvalProblem(id, prompt, 
   bare problem (the format the tiny policy was trained on). Given the training parquet, any
   overlap with training problems is an error (the held-out hash split should make it
   impossible; this checks it). Buckets: `arith-<k>ops` / `linear`.
+- `synthetic_val`: the validation split, on which choices (the served selector, head variants)
+  are made so that `synthetic` only confirms them. Held-out-hash problems (so never in training)
+  drawn from their own seed stream (`seed + VAL_SEED_OFFSET`), minus the first `VAL_EXCLUDE`
+  problems of the `synthetic` stream of `seed`: since `synthetic` of any size up to `VAL_EXCLUDE`
+  is a prefix of that stream, the two sets never share a problem.
 - real sets, read in their published JSONL formats (see data/eval/PROVENANCE.md): the prompt is
   the problem plus the reference's instruction `PROMPT_SUFFIX`. AIME24, MATH500, GSM8K are
   bundled (MIT) under `data/eval/`; AIME25 has no licence and is read from
@@ -41,7 +46,10 @@ REAL_SETS: dict[str, tuple[str, str]] = {
     "math500": ("math500.jsonl", "bundled"),
     "gsm8k": ("gsm8k_test.jsonl", "bundled"),
 }
-KNOWN_SETS: tuple[str, ...] = ("synthetic", *REAL_SETS)
+SYNTHETIC_SETS: tuple[str, ...] = ("synthetic", "synthetic_val")   # generated, sized by n_problems
+KNOWN_SETS: tuple[str, ...] = (*SYNTHETIC_SETS, *REAL_SETS)
+VAL_SEED_OFFSET = 1_000_003
+VAL_EXCLUDE = 5_000
 
 
 class EvalSetError(ValueError):
@@ -79,9 +87,11 @@ def load_eval_set(name: str, *, n_problems: int | None = None, seed: int = 0,
     `n_problems` is the synthetic set's size (required there; for a real set it keeps the first
     `n_problems` rows, None = all). `seed`/`task` drive the synthetic generator.
     """
-    if name == "synthetic":
+    if name in SYNTHETIC_SETS:
         if n_problems is None:
-            raise EvalSetError("synthetic: n_problems is required (evaluate.n_problems in params.yaml)")
+            raise EvalSetError(f"{name}: n_problems is required (evaluate.n_problems in params.yaml)")
+        if name == "synthetic_val":
+            return validation_set(n_problems, seed, task, train_parquet)
         return synthetic_set(n_problems, seed, task, train_parquet)
     if name not in REAL_SETS:
         raise EvalSetError(f"unknown eval set {name!r}; known sets: {', '.join(KNOWN_SETS)}")
@@ -97,20 +107,45 @@ def load_eval_set(name: str, *, n_problems: int | None = None, seed: int = 0,
     return loaded
 
 
+def _synthetic_bucket(p) -> str:
+    return "linear" if p.meta.get("kind") == "linear" else f"arith-{p.meta.get('n_ops')}ops"
+
+
+def _check_not_trained_on(name: str, problems: list[EvalProblem], train_parquet: Path | None) -> None:
+    if train_parquet is None:
+        return
+    overlap = sorted({p.prompt for p in problems} & training_problems(train_parquet))
+    if overlap:
+        raise EvalSetError(f"{name}: {len(overlap)} held-out problems also appear in "
+                           f"{train_parquet} (e.g. {overlap[0]!r}); regenerate the training "
+                           "data with the held-out split excluded")
+
+
 def synthetic_set(n: int, seed: int, task: TaskConfig = TaskConfig(),
                   train_parquet: Path | None = None) -> EvalSet:
     """`n` held-out synthetic problems; raises if any appears in `train_parquet`'s `problem` column."""
-    problems = []
-    for p in generate(n, seed, task, split="heldout"):
-        bucket = "linear" if p.meta.get("kind") == "linear" else f"arith-{p.meta.get('n_ops')}ops"
-        problems.append(EvalProblem(p.id, p.problem, p.answer, bucket))
-    if train_parquet is not None:
-        overlap = sorted({p.prompt for p in problems} & training_problems(train_parquet))
-        if overlap:
-            raise EvalSetError(f"synthetic: {len(overlap)} held-out problems also appear in "
-                               f"{train_parquet} (e.g. {overlap[0]!r}); regenerate the training "
-                               "data with the held-out split excluded")
+    problems = [EvalProblem(p.id, p.problem, p.answer, _synthetic_bucket(p)) for p in generate(n, seed, task, split="heldout")]
+    _check_not_trained_on("synthetic", problems, train_parquet)
     return EvalSet("synthetic", tuple(problems), (), f"components.data.synthetic seed={seed}")
+
+
+def validation_set(n: int, seed: int, task: TaskConfig = TaskConfig(),
+                   train_parquet: Path | None = None) -> EvalSet:
+    """`n` validation problems, disjoint from training and from `synthetic_set(m, seed)` for any
+    m <= VAL_EXCLUDE (see the module docstring)."""
+    if n > VAL_EXCLUDE:
+        raise EvalSetError(f"synthetic_val: n_problems {n} > {VAL_EXCLUDE}; the validation split keeps "
+                           f"at most {VAL_EXCLUDE} problems apart from the held-out set")
+    taken = {p.problem for p in generate(VAL_EXCLUDE, seed, task, split="heldout")}
+    problems: list[EvalProblem] = []
+    for p in generate(n + VAL_EXCLUDE, seed + VAL_SEED_OFFSET, task, split="heldout"):
+        if p.problem not in taken:
+            problems.append(EvalProblem(p.id.replace("heldout", "val", 1), p.problem, p.answer, _synthetic_bucket(p)))
+            if len(problems) == n:
+                break
+    _check_not_trained_on("synthetic_val", problems, train_parquet)
+    return EvalSet("synthetic_val", tuple(problems), (), f"components.data.synthetic seed={seed + VAL_SEED_OFFSET} "
+                   f"minus the first {VAL_EXCLUDE} of seed={seed}")
 
 
 def training_problems(path: Path) -> set[str]:

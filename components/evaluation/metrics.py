@@ -20,8 +20,12 @@ N <= M is estimated from those same samples:
   between methods are not blurred by different draws.
 
 Per-problem accuracies are then averaged over problems; `bootstrap_ci` resamples problems
-(percentile intervals). `auroc` is the Mann-Whitney statistic of score vs correctness, pooled
-over all candidates, ties counted one half.
+(percentile intervals). `auroc` is the Mann-Whitney statistic of score vs correctness, ties
+counted one half. `pooled_auroc` pools every candidate of every problem; `problem_aurocs`
+gives the AUROC of each problem's own candidates over the problems with mixed outcomes. The
+second is the one that matches the decision: best-of-N only ever compares candidates of ONE
+problem, so a score that ranks easy problems above hard ones helps the pooled figure and does
+nothing for selection.
 """
 
 from __future__ import annotations
@@ -195,6 +199,23 @@ def pooled_auroc(problems: Sequence[ProblemSamples]) -> float:
     scores = [x for p in problems for x in p.scores]
     labels = [x for p in problems for x in p.correct]
     return auroc(scores, labels)
+
+
+def problem_aurocs(problems: Sequence[ProblemSamples], field: str = "scores") -> np.ndarray:
+    """AUROC of `field` vs correctness within each problem with mixed outcomes, as an array [P'].
+
+    Only problems with at least one correct and one incorrect candidate have an AUROC; the others
+    are left out. `field` is a per-candidate value of `ProblemSamples` (`scores` for a head,
+    `mean_logprobs` for confidence). The within-problem AUROC is the mean of this array;
+    `bootstrap_ci` over it gives its interval.
+
+    >>> a = ProblemSamples(("1", "2"), (True, False), (0.9, 0.1), (-1.0, -0.5))
+    >>> b = ProblemSamples(("1", "2"), (True, True), (0.2, 0.3), (-1.0, -0.5))
+    >>> problem_aurocs([a, b]).tolist(), problem_aurocs([a, b], "mean_logprobs").tolist()
+    ([1.0], [0.0])
+    """
+    return np.array([auroc(getattr(p, field), p.correct) for p in problems
+                     if any(p.correct) and not all(p.correct)], dtype=np.float64)
 
 
 def mean_tokens(problems: Sequence[ProblemSamples]) -> float:

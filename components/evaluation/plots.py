@@ -129,21 +129,45 @@ def plot_step_heatmap(problems: Sequence[tuple[str, Sequence[Sequence[float]], S
     return _save(fig, path)
 
 
+def log_linear_fit(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """(a, b) of the least-squares line accuracy = a + b * log10(tokens); None below two distinct x.
+
+    >>> a, b = log_linear_fit([(10.0, 0.5), (100.0, 0.6), (1000.0, 0.7)])
+    >>> round(a, 6), round(b, 6)
+    (0.4, 0.1)
+    """
+    x = np.log10(np.asarray([p[0] for p in points], dtype=np.float64))
+    y = np.asarray([p[1] for p in points], dtype=np.float64)
+    if np.unique(x).size < 2:
+        return None
+    b, a = np.polyfit(x, y, 1)
+    return float(a), float(b)
+
+
 def plot_accuracy_vs_tokens(curves: Mapping[str, Sequence[tuple[float, float]]], path: Path,
                             title: str = "Accuracy vs generated tokens") -> Path:
-    """Accuracy vs total generated tokens per problem (log x), one line per method.
+    """Accuracy vs total generated tokens per problem (log x), one line per method, with the
+    least-squares line `accuracy = a + b log10(tokens)` of each method with two or more points
+    (dashed; the legend gives b, the gain per 10x tokens): the paper's compute-scaling view, where
+    accuracy grows roughly linearly in log compute (Figure 3).
 
-    `curves`: {method: [(tokens per problem, accuracy), ...]} (the paper's compute-scaling view).
+    `curves`: {method: [(tokens per problem, accuracy), ...]}.
     """
     fig = Figure(figsize=(6.4, 4.4))
     ax = fig.add_subplot()
     drawn = 0
     for method, points in curves.items():
-        pts = sorted(p for p in points if np.isfinite(p[0]) and p[0] > 0)
+        pts = sorted(p for p in points if np.isfinite(p[0]) and p[0] > 0 and np.isfinite(p[1]))
         if not pts:
             continue
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=method,
-                color=METHOD_COLOURS.get(method))
+        colour = METHOD_COLOURS.get(method)
+        fit = log_linear_fit(pts)
+        label = method if fit is None else f"{method} ({fit[1]:+.3f} per 10x)"
+        line = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", linestyle="none" if fit else "-",
+                       label=label, color=colour)[0]
+        if fit is not None:
+            xs = np.geomspace(pts[0][0], pts[-1][0], 20)
+            ax.plot(xs, fit[0] + fit[1] * np.log10(xs), linestyle="--", color=line.get_color())
         drawn += 1
     if not drawn:
         ax.text(0.5, 0.5, "no sampled candidates", ha="center", transform=ax.transAxes)

@@ -2,7 +2,9 @@
 
 Names (issue 6): `eval/<set>/<method>_at_<N>` with methods `pass` (only `pass_at_1`), `majority`,
 `sprm_best`, `sprm_vote`, `logprob_best`, `oracle`, plus `eval/<set>/sprm_auroc` (and
-`eval/<set>/logprob_auroc`, the confidence baseline's score vs correctness). Selector
+`eval/<set>/logprob_auroc`, the confidence baseline's score vs correctness), pooled over every
+candidate, and `eval/<set>/sprm_auroc_within` / `eval/<set>/logprob_auroc_within`, the mean AUROC
+within a problem (over problems with mixed outcomes: what best-of-N decides on). Selector
 ablations (another head, another step-score aggregation) are reported as
 `eval/<set>/ablation/<variant>/<method>_at_<N>` and `.../<variant>/sprm_auroc`, per-difficulty
 buckets as `eval/<set>/bucket/<bucket>/<method>_at_<N>`. `metrics.json` (a DVC metrics file)
@@ -56,6 +58,7 @@ class VariantResult:
 
     estimates: dict[tuple[str, int], Estimate]
     auroc: float
+    auroc_within: float = float("nan")
 
 
 @dataclass
@@ -72,6 +75,8 @@ class SetReport:
     ablations: dict[str, VariantResult] = field(default_factory=dict)
     mean_tokens: float = float("nan")
     logprob_auroc: float = float("nan")   # the confidence selector's score vs correctness
+    auroc_within: Estimate | None = None           # mean within-problem AUROC of the head
+    logprob_auroc_within: Estimate | None = None   # ... and of confidence
     timings: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -86,10 +91,15 @@ def flat_metrics(reports: Sequence[SetReport]) -> dict[str, float]:
         if r.auroc is not None:
             out[auroc_name(r.name)] = r.auroc
         out[f"eval/{r.name}/logprob_auroc"] = r.logprob_auroc
+        if r.auroc_within is not None:
+            out[f"{auroc_name(r.name)}_within"] = r.auroc_within.value
+        if r.logprob_auroc_within is not None:
+            out[f"eval/{r.name}/logprob_auroc_within"] = r.logprob_auroc_within.value
         for variant, v in r.ablations.items():
             for (method, n), est in sorted(v.estimates.items(), key=_order):
                 out[metric_name(r.name, method, n, variant)] = est.value
             out[auroc_name(r.name, variant)] = v.auroc
+            out[f"{auroc_name(r.name, variant)}_within"] = v.auroc_within
     return out
 
 
@@ -134,7 +144,10 @@ def write_reports(reports: Sequence[SetReport], out_dir: Path, header: str = "")
             "mean_tokens": _json_value(r.mean_tokens), "skipped": r.skipped, "notes": r.notes,
             "timings_s": {k: round(v, 2) for k, v in r.timings.items()},
             "intervals": {metric_name(r.name, m, n): [_json_value(e.low), _json_value(e.high)]
-                          for (m, n), e in sorted(r.estimates.items(), key=_order)},
+                          for (m, n), e in sorted(r.estimates.items(), key=_order)}
+            | {f"{auroc_name(r.name)}_within" if label == "sprm" else f"eval/{r.name}/logprob_auroc_within":
+               [_json_value(e.low), _json_value(e.high)]
+               for label, e in (("sprm", r.auroc_within), ("logprob", r.logprob_auroc_within)) if e is not None},
             "buckets": {b: {"n_problems": next(iter(v.values()))[1] if v else 0,
                             **{f"{m}_at_{n}": _json_value(mean)
                                for (m, n), (mean, _) in sorted(v.items(), key=_order)}}
@@ -176,18 +189,24 @@ def markdown_report(reports: Sequence[SetReport], header: str = "") -> str:
         methods = sorted({m for m, _ in r.estimates}, key=lambda m: (METHOD_ORDER + (m,)).index(m))
         for m in methods:
             lines.append(f"| {m} | " + " | ".join(_fmt(r.estimates.get((m, n))) for n in ns) + " |")
-        if r.auroc is not None:
-            lines += ["", f"SPRM AUROC (trajectory score vs correctness, all candidates): {r.auroc:.3f}"]
-        if not math.isnan(r.logprob_auroc):
-            lines += ["", f"Confidence AUROC (mean token log-prob vs correctness): {r.logprob_auroc:.3f}"]
+        lines += ["", "| AUROC (score vs correctness) | pooled over all candidates | within a problem "
+                      "(mean over problems with mixed outcomes) |", "|---|---|---|"]
+        for label, pooled, within in (("SPRM head (trajectory score)", r.auroc, r.auroc_within),
+                                      ("confidence (mean token log-prob)", r.logprob_auroc,
+                                       r.logprob_auroc_within)):
+            if pooled is None or math.isnan(pooled):
+                continue
+            cell = (f"{_fmt(within)} over {within.n_problems} problems"
+                    if within is not None and within.n_problems else "–")
+            lines.append(f"| {label} | {pooled:.3f} | {cell} |")
         if r.ablations:
             lines += ["", "### Selector ablations (same samples)", "",
-                      "| variant | AUROC | " + " | ".join(f"sprm_best@{n}" for n in ns) + " | "
+                      "| variant | AUROC | AUROC within | " + " | ".join(f"sprm_best@{n}" for n in ns) + " | "
                       + " | ".join(f"sprm_vote@{n}" for n in ns) + " |",
-                      "|---|---|" + "---|" * (2 * len(ns))]
+                      "|---|---|---|" + "---|" * (2 * len(ns))]
             for variant, v in r.ablations.items():
                 cells = [_fmt(v.estimates.get((m, n))) for m in ("sprm_best", "sprm_vote") for n in ns]
-                lines.append(f"| {variant} | {v.auroc:.3f} | " + " | ".join(cells) + " |")
+                lines.append(f"| {variant} | {v.auroc:.3f} | {v.auroc_within:.3f} | " + " | ".join(cells) + " |")
         if r.buckets:
             top = max(ns) if ns else 1  # pass@1 and every method at the largest N (all N: details.json)
             keys = [k for k in sorted(next(iter(r.buckets.values())), key=lambda k: _order((k, 0)))

@@ -25,9 +25,9 @@ import torch
 from components.config import ConfigError, as_flat_dict
 from components.data.synthetic import TaskConfig
 from components.evaluation import plots
-from components.evaluation.eval_sets import EvalSet, load_eval_set
+from components.evaluation.eval_sets import SYNTHETIC_SETS, EvalSet, load_eval_set
 from components.evaluation.metrics import (bootstrap_ci, bucket_means, method_accuracies,
-                                           mean_tokens, pooled_auroc)
+                                           mean_tokens, pooled_auroc, problem_aurocs)
 from components.evaluation.report import (SetReport, VariantResult, bucket_metrics, flat_metrics, log_to_mlflow,
                                          write_reports)
 from components.inference.candidate import Candidate, SamplingConfig
@@ -51,7 +51,7 @@ class EffortsConfig:
 class EvaluateConfig:
     """params.yaml section `evaluate`."""
 
-    eval_sets: list[str] = field(default_factory=lambda: ["synthetic"])
+    eval_sets: list[str] = field(default_factory=lambda: ["synthetic", "synthetic_val"])
     n_problems: int = 200              # size of the synthetic held-out set
     max_real_problems: int | None = None  # cap on a real set (first rows), None = all
     problem_seed: int = 1              # seed of the synthetic held-out set
@@ -216,6 +216,7 @@ def evaluate_set(eval_set: EvalSet, candidates: list[list[Candidate]], heads: Ma
         for how in cfg.aggregations:
             samples = [p.with_scores(s) for p, s in zip(base, trajectory(name, how))]
             auc = pooled_auroc(samples)
+            within = float(np.mean(w)) if (w := problem_aurocs(samples)).size else float("nan")
             if how == "geometric":
                 score_groups[f"head {name}"] = ([x for p in samples for x in p.scores],
                                                 [x for p in samples for x in p.correct], auc)
@@ -223,15 +224,20 @@ def evaluate_set(eval_set: EvalSet, candidates: list[list[Candidate]], heads: Ma
                 continue  # the headline itself
             ests, _ = _estimates(samples, cfg, sprm_only)
             ablations[f"{name}-{how}"] = VariantResult(
-                {k: v for k, v in ests.items() if k[0] in SPRM_METHODS}, auc)
+                {k: v for k, v in ests.items() if k[0] in SPRM_METHODS}, auc, within)
     logprob_auc = pooled_auroc([p.with_scores(p.mean_logprobs) for p in base])
+
+    def within(samples: list[ProblemSamples], field: str):
+        return bootstrap_ci(problem_aurocs(samples, field), cfg.bootstrap_resamples, cfg.seed, cfg.ci_level)
     timings["metrics"] = time.perf_counter() - t0
 
     n_samples = sizes[0] if sizes else 0
     report = SetReport(
         name=eval_set.name, n_problems=len(eval_set), n_excluded=len(eval_set.excluded),
         n_samples=n_samples, estimates=estimates, auroc=pooled_auroc(default) if has_head else None,
-        buckets=buckets, ablations=ablations, mean_tokens=mean_tokens(base), logprob_auroc=logprob_auc)
+        buckets=buckets, ablations=ablations, mean_tokens=mean_tokens(base), logprob_auroc=logprob_auc,
+        auroc_within=within(default, "scores") if has_head else None,
+        logprob_auroc_within=within(base, "mean_logprobs"))
     if not has_head:
         report.skipped.append("sprm_best, sprm_vote and sprm_auroc: the model directory has no trained "
                               "SPRM head (sprm_head.safetensors); head-free methods only")
@@ -246,6 +252,18 @@ def evaluate_set(eval_set: EvalSet, candidates: list[list[Candidate]], heads: Ma
     return report, paths, timings
 
 
+def _auroc_caption(report: SetReport) -> str:
+    """'AUROC pooled / within a problem: SPRM a / b, confidence c / d' for the scaling plot."""
+    def pair(pooled, within) -> str:
+        w = within.value if within is not None else float("nan")
+        return f"{pooled:.3f} / {w:.3f}"
+    parts = []
+    if report.auroc is not None:
+        parts.append("SPRM " + pair(report.auroc, report.auroc_within))
+    parts.append("confidence " + pair(report.logprob_auroc, report.logprob_auroc_within))
+    return "AUROC pooled / within a problem: " + ", ".join(parts)
+
+
 def _plots(eval_set: EvalSet, report: SetReport, samples: list[ProblemSamples], steps, bounds,
            score_groups, logprob_auc: float, base: list[ProblemSamples], cfg: EvaluateConfig,
            plot_dir: Path) -> list[Path]:
@@ -257,7 +275,8 @@ def _plots(eval_set: EvalSet, report: SetReport, samples: list[ProblemSamples], 
         if variant.endswith("-geometric"):
             curves[f"sprm_best/{variant}"] = [(n, e) for (m, n), e in v.estimates.items() if m == "sprm_best"]
     paths = [plots.plot_scaling_curve(curves, plot_dir / f"{name}_scaling.png",
-                                      f"{name}: accuracy vs N ({report.n_problems} problems)")]
+                                      f"{name}: accuracy vs N ({report.n_problems} problems)\n"
+                                      + _auroc_caption(report))]
     tokens = report.mean_tokens
     compute = {m: [(n * tokens, e.value) for n, e in pts] for m, pts in curves.items()
                if "/" not in m and m != "pass"}
@@ -332,8 +351,9 @@ def run_evaluate(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, out
 
     out_dir = Path(out_dir)
     sets = list(eval_sets or cfg.eval_sets)
-    loaded = [load_eval_set(s, n_problems=cfg.n_problems if s == "synthetic" else cfg.max_real_problems,
-                            seed=cfg.problem_seed, task=task, train_parquet=train_parquet if s == "synthetic" else None)
+    loaded = [load_eval_set(s, n_problems=cfg.n_problems if s in SYNTHETIC_SETS else cfg.max_real_problems,
+                            seed=cfg.problem_seed, task=task,
+                            train_parquet=train_parquet if s in SYNTHETIC_SETS else None)
               for s in sets]  # load every set first: a bad name fails before any sampling
     torch.manual_seed(cfg.seed)
     if cfg.backend == "vllm":                      # refuse before loading the model
@@ -363,7 +383,7 @@ def run_evaluate(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, out
         if len(fits) < len(es):
             report.notes.append(f"{len(es) - len(fits)} of {len(es)} prompts exceed the model's context "
                                 f"({rm.max_positions} tokens); they were not sampled and count as wrong")
-        if es.name != "synthetic":
+        if es.name not in SYNTHETIC_SETS:
             report.notes.append("a real benchmark: the tiny default model is expected to score near 0 here")
         reports.append(report)
         artifacts += paths

@@ -190,3 +190,26 @@ SELECTORS: dict[str, Selector] = {
 }
 # Methods that read the SPRM scores (skipped when a model has no trained head).
 SPRM_METHODS: tuple[str, ...] = ("sprm_best", "sprm_vote")
+# Selectors a served model may answer with (everything but the oracle, which needs the reference).
+SERVED_SELECTORS: tuple[str, ...] = ("sprm_best", "sprm_vote", "majority", "logprob_best")
+
+
+def choose(selector: str, answers: Sequence[str | None], scores: Sequence[float],
+           mean_logprobs: Sequence[float]) -> int:
+    """The index `selector` picks among one problem's candidates when correctness is unknown
+    (serving, `reflect solve`): the same functions, so what is served is what is evaluated.
+
+    >>> choose("sprm_best", ["3", "4", "4"], [0.9, 0.5, 0.6], [-1.0, -0.1, -0.2])
+    0
+    >>> choose("sprm_vote", ["3", "4", "4"], [0.9, 0.5, 0.6], [-1.0, -0.1, -0.2])
+    1
+    >>> choose("oracle", ["3"], [0.9], [-1.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown selector 'oracle'; choose one of sprm_best, sprm_vote, majority, logprob_best
+    """
+    if selector not in SERVED_SELECTORS:
+        raise ValueError(f"unknown selector {selector!r}; choose one of {', '.join(SERVED_SELECTORS)}")
+    samples = ProblemSamples(tuple(answers), (False,) * len(answers), tuple(float(s) for s in scores),
+                             tuple(float(x) for x in mean_logprobs))
+    return SELECTORS[selector](samples)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.inference.candidate import Candidate, SamplingConfig
+from components.inference.selection import choose
 from components.rewards.grading import final_answer
 
 EFFORTS: dict[str, int] = {"low": 2, "medium": 8, "high": 32}
@@ -49,19 +50,16 @@ class Solution:
         return out
 
 
-def select_best(candidates: list[Candidate]) -> int:
-    """Index of the highest trajectory score (ties: the first), the paper's best-of-N."""
-    return max(range(len(candidates)), key=lambda i: (candidates[i].score, -i))
-
-
 def solve(model, problems: list[str], effort: str | int = "medium",
-          sampling: SamplingConfig | None = None, seed: int = 0) -> list[Solution]:
-    """Best-of-N answers for `problems` with a `ReflectiveModel`."""
+          sampling: SamplingConfig | None = None, seed: int = 0, selector: str = "sprm_best") -> list[Solution]:
+    """Answers for `problems` with a `ReflectiveModel`: N candidates each, the one `selector`
+    picks (`components.inference.selection.SERVED_SELECTORS`; `sprm_best` is the paper's best-of-N)."""
     n = effort_to_n(effort)
     sampling = sampling or model.default_sampling()
     results = []
     for problem, cands in zip(problems, model.generate(problems, n, sampling, seed=seed)):
-        best = select_best(cands)
+        best = choose(selector, [final_answer(c.text) for c in cands], [c.score for c in cands],
+                      [c.mean_logprob for c in cands])
         results.append(Solution(problem, final_answer(cands[best].text), cands[best].score, best,
                                 cands, model.head_trained))
     return results

@@ -1,9 +1,12 @@
 """The promotion gate: move alias `champion` to a challenger only when it is better (issue 7).
 
-Rule (params.yaml section `promote`): on the gate's eval set, the challenger's SPRM best-of-N
-accuracy at the gate's effort (METHOD.md section 4; `eval/synthetic/sprm_best_at_8` by default)
-must beat the champion's by at least `margin`, and its pass@1 may fall by at most
-`pass1_tolerance`. With no champion yet, the challenger must reach the absolute `floor`. Both sides
+Rule (params.yaml section `promote`): on the gate's eval set, the challenger's accuracy with the
+served selector (`method`, which must equal `register.selector`) at the gate's effort (N from
+`evaluate.efforts`; `eval/synthetic/sprm_best_at_8` by default) must beat the champion's by at
+least `margin`, and its pass@1 may fall by at most `pass1_tolerance`. With no champion yet, the
+challenger must reach the absolute `floor`. Whatever the champion, a challenger whose accuracy at
+effort high is below its accuracy at medium on the validation set (`validation_set`) is refused:
+a user who pays for more samples must never get a worse answer. Both sides
 must have been evaluated on the same eval set and samples: every version carries its gate values
 and the digest of the eval config that produced them (`eval_fingerprint`) as tags, and a champion
 measured under another config is not compared (the promote flow re-evaluates it first).
@@ -19,10 +22,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from components.config import ConfigError
+from components.evaluation.runner import EffortsConfig
+from components.inference.selection import SERVED_SELECTORS
 from components.registry.connection import RetryPolicy, with_retries
 from components.registry.file_lock import exclusive_lock
 from components.registry.lineage import value_digest
@@ -31,7 +36,7 @@ from components.registry.store import lock_path
 CHAMPION = "champion"
 TAG_PREFIX = "promotion."
 FINGERPRINT_TAG = "eval_fingerprint"
-EFFORT_N = {"low": 2, "medium": 8, "high": 32}      # METHOD.md section 4 (= inference.solve.EFFORTS)
+EFFORT_NAMES = ("low", "medium", "high")
 _EPS = 1e-9                                          # float noise in metric differences
 
 
@@ -40,8 +45,9 @@ class PromoteConfig:
     """params.yaml section `promote`."""
 
     eval_set: str = "synthetic"       # the set both versions are measured on
-    method: str = "sprm_best"         # the gate's selector (SPRM best-of-N)
-    effort: str = "medium"            # low | medium | high (N = 2 / 8 / 32)
+    method: str = "sprm_best"         # the gate's selector: the served one (register.selector)
+    effort: str = "medium"            # low | medium | high (N from evaluate.efforts)
+    validation_set: str = "synthetic_val"   # where accuracy at high must be >= at medium ("" = no check)
     margin: float = 0.01              # challenger must beat the champion by at least this
     pass1_tolerance: float = 0.02     # ... and may lose at most this much pass@1
     floor: float = 0.3                # the first champion needs at least this gate value
@@ -49,23 +55,38 @@ class PromoteConfig:
     retries: int = 3                  # bounded retries while the registry server is down
     retry_wait_s: float = 2.0
     timeout_s: float = 5.0
+    efforts: EffortsConfig = field(default_factory=EffortsConfig, metadata={"derived": "evaluate.efforts"})
 
     def __post_init__(self) -> None:
-        if self.effort not in EFFORT_N:
-            raise ConfigError(f"promote.effort: {self.effort!r} is not one of {list(EFFORT_N)}")
+        if self.effort not in EFFORT_NAMES:
+            raise ConfigError(f"promote.effort: {self.effort!r} is not one of {list(EFFORT_NAMES)}")
+        if self.method not in SERVED_SELECTORS:
+            raise ConfigError(f"promote.method: {self.method!r} is not one of {', '.join(SERVED_SELECTORS)}")
         if self.margin < 0 or self.pass1_tolerance < 0 or not 0 <= self.floor <= 1:
             raise ConfigError("promote: margin and pass1_tolerance must be >= 0 and floor in [0, 1]")
         if self.lock_timeout_s <= 0:
             raise ConfigError(f"promote.lock_timeout_s must be > 0, got {self.lock_timeout_s}")
 
+    def with_efforts(self, efforts: EffortsConfig) -> PromoteConfig:
+        """The same gate with N per effort taken from `evaluate.efforts`."""
+        return replace(self, efforts=efforts)
+
     @property
     def n(self) -> int:
-        return EFFORT_N[self.effort]
+        return getattr(self.efforts, self.effort)
 
     @property
     def gate_metric(self) -> str:
         """`eval/<set>/<method>_at_<N>`, the evaluation's metric name (components.evaluation.report)."""
         return f"eval/{self.eval_set}/{self.method}_at_{self.n}"
+
+    @property
+    def scaling_metrics(self) -> tuple[str, str] | None:
+        """(accuracy at medium, accuracy at high) on the validation set, or None without one."""
+        if not self.validation_set:
+            return None
+        return tuple(f"eval/{self.validation_set}/{self.method}_at_{getattr(self.efforts, e)}"  # type: ignore[return-value]
+                     for e in ("medium", "high"))
 
     @property
     def pass1_metric(self) -> str:
@@ -98,7 +119,7 @@ def _value(metrics: Mapping[str, Any] | None, key: str) -> float | None:
 def decide(challenger: Mapping[str, Any], champion: Mapping[str, Any] | None, cfg: PromoteConfig) -> Decision:
     """Promote or not, and why (pure; see the module docstring for the rule).
 
-    >>> cfg = PromoteConfig(margin=0.02, pass1_tolerance=0.01, floor=0.3)
+    >>> cfg = PromoteConfig(margin=0.02, pass1_tolerance=0.01, floor=0.3, validation_set="")
     >>> g, p = cfg.gate_metric, cfg.pass1_metric
     >>> decide({g: 0.70, p: 0.50}, {g: 0.60, p: 0.50}, cfg).promote
     True
@@ -115,6 +136,17 @@ def decide(challenger: Mapping[str, Any], champion: Mapping[str, Any] | None, cf
         missing = gate if c_gate is None else p1
         return Decision(False, f"challenger has no {missing} (evaluate it on '{cfg.eval_set}' with a trained "
                                "SPRM head first)", values)
+    if cfg.scaling_metrics is not None:
+        at_medium, at_high = (_value(challenger, k) for k in cfg.scaling_metrics)
+        values.update(validation_medium=at_medium, validation_high=at_high)
+        if at_medium is None or at_high is None:
+            missing = cfg.scaling_metrics[0] if at_medium is None else cfg.scaling_metrics[1]
+            return Decision(False, f"challenger has no {missing} (add '{cfg.validation_set}' to evaluate.eval_sets, "
+                                   "or set promote.validation_set to '' to skip the check)", values)
+        if at_high < at_medium - _EPS:
+            return Decision(False, f"effort high answers worse than medium on {cfg.validation_set}: "
+                                   f"{cfg.scaling_metrics[1]} {at_high:.4f} < {cfg.scaling_metrics[0]} "
+                                   f"{at_medium:.4f}", values)
     h_gate, h_p1 = _value(champion, gate), _value(champion, p1)
     if champion is None:
         ok = c_gate >= cfg.floor - _EPS

@@ -3,7 +3,9 @@
 The model directory (HF causal LM + tokenizer + `sprm_head.safetensors`) is logged as the
 artifact `reflective_model`; `load_context` loads it with `ReflectiveModel.load`. `predict` is the
 paper's test-time scaling (METHOD.md section 4, eq. 7): sample N candidates per problem at the
-requested effort, score each with the SPRM head, answer from the best.
+requested effort, score each with the SPRM head, answer from the one the configured selector
+picks (`register.selector`: `sprm_best`, the paper's best-of-N, or `sprm_vote`, `majority`,
+`logprob_best`; chosen on the validation split, see docs in README "Choosing the served selector").
 
     input   DataFrame with a string column `problem` (or a list of problem strings)
     params  effort "low" | "medium" | "high" | a number as a string ("8")   (default "medium")
@@ -59,10 +61,15 @@ class RegisterConfig:
     retry_wait_s: float = 2.0
     timeout_s: float = 5.0                # per health probe
     device: str = "cpu"                   # device the served model loads on
+    selector: str = "sprm_best"           # how the served model picks among its N candidates
 
     def __post_init__(self) -> None:
+        from components.inference.selection import SERVED_SELECTORS
+
         if not self.name.strip() or not self.alias.strip():
             raise ConfigError("register.name and register.alias must be non-empty")
+        if self.selector not in SERVED_SELECTORS:
+            raise ConfigError(f"register.selector: {self.selector!r} is not one of {', '.join(SERVED_SELECTORS)}")
 
     @property
     def retry(self) -> RetryPolicy:
@@ -128,6 +135,8 @@ class ReflectivePyfunc(mlflow.pyfunc.PythonModel):
         config = dict(context.model_config or {})
         self._rm = ReflectiveModel.load(context.artifacts[MODEL_ARTIFACT], device=config.get("device", "cpu"))
         self._max_problems = int(config.get("max_problems", MAX_PROBLEMS))
+        # versions registered before the selector was configurable answered by SPRM best-of-N
+        self._selector = str(config.get("selector", "sprm_best"))
         self._lock = threading.Lock()   # one generate at a time: seeded sampling stays reproducible
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -150,7 +159,7 @@ class ReflectivePyfunc(mlflow.pyfunc.PythonModel):
         seed = int(params.get("seed") or 0)
         try:
             with self._lock:
-                solutions = solve(self._rm, problems, effort, sampling, seed=seed)
+                solutions = solve(self._rm, problems, effort, sampling, seed=seed, selector=self._selector)
         except PromptError as exc:
             raise _bad_input(str(exc)) from None
         return solutions_frame(solutions, bool(params.get("return_candidates", False)))
@@ -225,7 +234,8 @@ def register_model(model_dir: Path | str, name: str | None, tracking_uri: str, t
     check_model_dir(model_dir)
     name = name or cfg.name
     all_tags = {k: str(v) for k, v in (tags or {}).items() if v is not None}
-    all_tags.update(model_digest=dir_digest(model_dir), head_trained=str(head_file(model_dir) is not None).lower())
+    all_tags.update(model_digest=dir_digest(model_dir), head_trained=str(head_file(model_dir) is not None).lower(),
+                    selector=cfg.selector)
     code_dir = Path(__file__).resolve().parents[1]     # the `components` package
 
     def log_and_register() -> str:
@@ -239,7 +249,7 @@ def register_model(model_dir: Path | str, name: str | None, tracking_uri: str, t
                 signature=model_signature(default_temperature(model_dir)),
                 input_example=(pd.DataFrame({"problem": [EXAMPLE_PROBLEM]}), {"effort": "low"}),
                 code_paths=[str(code_dir)], pip_requirements=pip_requirements(),
-                model_config={"device": cfg.device, "max_problems": MAX_PROBLEMS},
+                model_config={"device": cfg.device, "max_problems": MAX_PROBLEMS, "selector": cfg.selector},
                 registered_model_name=name)
             version = str(info.registered_model_version)
             client = MlflowClient(tracking_uri)

@@ -1,8 +1,9 @@
 """What the training run tracks about the SPRM head (METHOD.md section 3, the "aha moment").
 
 Per step, on that step's rollouts: the score gap (mean trajectory score of correct minus incorrect
-rollouts), the head's AUROC (correct vs incorrect, ties count 1/2) and its accuracy at threshold
-0.5. Over the run: the aha step (the first step from which the gap stays above a threshold for a
+rollouts), the head's AUROC (correct vs incorrect, ties count 1/2) pooled over the step and within
+each GRPO group (one prompt's G rollouts, averaged over the groups with mixed outcomes: the
+comparison best-of-N makes), and its accuracy at threshold 0.5. Over the run: the aha step (the first step from which the gap stays above a threshold for a
 window of steps) and a warning when the dynamic weight never keeps one of the two classes.
 Plain numpy; NaN marks "undefined" (e.g. no correct rollout this step).
 """
@@ -61,6 +62,23 @@ def auroc(scores: Sequence[float], correct: Sequence[bool]) -> float:
     return float(u / (n_pos * n_neg))
 
 
+def within_group_auroc(scores: Sequence[float], correct: Sequence[bool], group_size: int) -> float:
+    """Mean AUROC within consecutive groups of `group_size` rollouts (one prompt each).
+
+    Groups whose rollouts are all correct or all incorrect have no AUROC and are left out; NaN
+    when no group is mixed.
+
+    >>> within_group_auroc([0.9, 0.1, 0.2, 0.8, 0.5, 0.5], [True, False, True, False, True, True], 2)
+    0.5
+    """
+    s, y = _arrays(scores, correct)
+    if group_size < 1 or s.size % group_size:
+        raise ValueError(f"{s.size} rollouts do not split into groups of {group_size}")
+    values = [auroc(s[i:i + group_size], y[i:i + group_size]) for i in range(0, s.size, group_size)]
+    mixed = [v for v in values if not math.isnan(v)]
+    return float(np.mean(mixed)) if mixed else math.nan
+
+
 def accuracy_at(scores: Sequence[float], correct: Sequence[bool], threshold: float = 0.5) -> float:
     """Share of trajectories whose prediction `score > threshold` matches the outcome; NaN if empty."""
     s, y = _arrays(scores, correct)
@@ -76,17 +94,21 @@ class HeadMetrics:
     score_gap: float
     auroc: float
     accuracy: float
+    auroc_within: float       # mean AUROC within the step's GRPO groups (NaN if none is mixed)
     mean_correct: float       # mean score of correct rollouts (NaN if none)
     mean_incorrect: float     # mean score of incorrect rollouts (NaN if none)
 
 
-def head_metrics(scores: Sequence[float], correct: Sequence[bool], threshold: float = 0.5) -> HeadMetrics:
-    """Score gap, AUROC, accuracy and per-class mean scores for one step's rollouts."""
+def head_metrics(scores: Sequence[float], correct: Sequence[bool], group_size: int,
+                 threshold: float = 0.5) -> HeadMetrics:
+    """Score gap, pooled and within-group AUROC, accuracy and per-class mean scores for one step's
+    rollouts, which come as consecutive groups of `group_size` (one prompt each)."""
     s, y = _arrays(scores, correct)
     return HeadMetrics(
         score_gap=score_gap(s, y),
         auroc=auroc(s, y),
         accuracy=accuracy_at(s, y, threshold),
+        auroc_within=within_group_auroc(s, y, group_size),
         mean_correct=float(s[y].mean()) if y.any() else math.nan,
         mean_incorrect=float(s[~y].mean()) if (~y).any() else math.nan,
     )

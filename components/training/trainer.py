@@ -209,7 +209,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
                     rewards = [grade_reward(c.text, data.answers[mine[c.prompt_index]], cfg.reward.format_reward)
                                for c in cands]
                     rm.score_candidates(cands)
-                g_rewards, g_scores, g_lengths, correct, hm = _track(acc, rewards, cands)
+                g_rewards, g_scores, g_lengths, correct, hm = _track(acc, rewards, cands, cfg.rollout.group_size)
             t2 = time.perf_counter()
 
             adv = group_advantages(torch.tensor(rewards), cfg.rollout.group_size, cfg.grpo.eps)
@@ -223,7 +223,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
             if engine is not None:               # head scores (eval mode) on the update pass's hidden states
                 from components.training.vllm_rollouts import scores_from_update
                 scores_from_update(rm, joint_module.last_step_hidden, batch, cands)
-                g_rewards, g_scores, g_lengths, correct, hm = _track(acc, rewards, cands)
+                g_rewards, g_scores, g_lengths, correct, hm = _track(acc, rewards, cands, cfg.rollout.group_size)
             if not math.isfinite(jl.policy_loss) or not math.isfinite(jl.spr_loss):
                 raise TrainingDivergedError(_diverged(s, f"loss (policy {jl.policy_loss}, spr {jl.spr_loss})", last_ckpt))
             optimizer.zero_grad(set_to_none=True)
@@ -252,6 +252,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
                     "train/entropy": jl.entropy, "train/clip_fraction": jl.clip_fraction,
                     "train/response_length": sum(g_lengths) / len(g_lengths),
                     "train/score_gap": hm.score_gap, "train/sprm_auroc": hm.auroc,
+                    "train/sprm_auroc_within": hm.auroc_within,
                     "train/sprm_accuracy": hm.accuracy,
                     "train/score_correct": hm.mean_correct, "train/score_incorrect": hm.mean_incorrect,
                     "train/spr_kept": jl.spr_kept, "train/spr_kept_pos": jl.spr_kept_pos,
@@ -397,12 +398,12 @@ def _gen_seed(seed: int, step: int, rank: int) -> int:
     return (seed * 1_000_003 + step * 1_009 + rank * 7_919_993) % (2**63 - 1)
 
 
-def _track(acc, rewards: list[float], cands) -> tuple[list[float], list[float], list[float], list[bool], object]:
+def _track(acc, rewards: list[float], cands, group_size: int) -> tuple[list[float], list[float], list[float], list[bool], object]:
     """Batch-wide rewards, head scores and lengths (all processes) and the head's metrics on them."""
     g_rewards, g_scores, g_lengths = par.gather_columns(
         acc, [list(rewards), [c.score for c in cands], [float(c.n_tokens) for c in cands]])
     correct = [r > 0.5 for r in g_rewards]
-    return g_rewards, g_scores, g_lengths, correct, head_metrics(g_scores, correct)
+    return g_rewards, g_scores, g_lengths, correct, head_metrics(g_scores, correct, group_size)
 
 
 @contextlib.contextmanager

@@ -24,6 +24,8 @@ def test_the_repository_params_load():
     ("train: {steps: many}\n", "params.yaml:train.steps: expected an integer, got 'many'"),
     ("promote: {margin: -1}\n", "promote: margin and pass1_tolerance must be >= 0"),
     ("evaluate: {max_n: 2}\n", "evaluate.max_n"),
+    ("register: {selector: majority}\n", "promote.method 'sprm_best' differs from register.selector 'majority'"),
+    ("evaluate: {eval_sets: [synthetic]}\n", "promote.validation_set 'synthetic_val' is not in evaluate.eval_sets"),
 ])
 def test_bad_params_name_the_key(tmp_path, text, match):
     path = tmp_path / "params.yaml"

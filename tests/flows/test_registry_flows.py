@@ -14,10 +14,10 @@ from components.registry.promotion import FINGERPRINT_TAG, current_champion
 from flows.registry_io import registry_io_only
 
 NAME = "reflective-math"
-GATE, PASS1 = "eval/synthetic/sprm_best_at_8", "eval/synthetic/pass_at_1"
+GATE, PASS1 = "eval/synthetic/sprm_best_at_2", "eval/synthetic/pass_at_1"   # medium = 2 below
 PARAMS = """
 register: {name: reflective-math, retries: 1, retry_wait_s: 0.0}
-promote: {margin: 0.02, pass1_tolerance: 0.05, floor: 0.3, retries: 1, retry_wait_s: 0.0}
+promote: {margin: 0.02, pass1_tolerance: 0.05, floor: 0.3, retries: 1, retry_wait_s: 0.0, validation_set: ""}
 evaluate: {n_problems: 4, max_n: 2, efforts: {low: 1, medium: 2, high: 2}, report_efforts: [low, medium],
            bootstrap_resamples: 10, subset_draws: 5, heatmap_problems: 1, batch_size: 16,
            sampling: {max_new_tokens: 16}}

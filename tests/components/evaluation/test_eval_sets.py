@@ -42,9 +42,9 @@ def test_real_set_fields_and_buckets():
 
 
 def test_unknown_name_lists_known_sets():
-    with pytest.raises(EvalSetError, match="unknown eval set 'aime23'; known sets: synthetic, aime24"):
+    with pytest.raises(EvalSetError, match="unknown eval set 'aime23'; known sets: synthetic, synthetic_val, aime24"):
         load_eval_set("aime23")
-    assert KNOWN_SETS == ("synthetic", "aime24", "aime25", "math500", "gsm8k")
+    assert KNOWN_SETS == ("synthetic", "synthetic_val", "aime24", "aime25", "math500", "gsm8k")
 
 
 def test_unparsable_reference_answers_are_excluded_and_counted(tmp_path):
@@ -95,3 +95,19 @@ def test_bundled_dir_holds_only_licensed_files():
     names = sorted(p.name for p in BUNDLED_DIR.iterdir())
     assert "aime25.jsonl" not in names
     assert "PROVENANCE.md" in names
+
+
+def test_validation_split_is_disjoint_from_training_and_the_heldout_set():
+    from components.data.synthetic import is_heldout
+    from components.evaluation.eval_sets import VAL_EXCLUDE
+
+    val = load_eval_set("synthetic_val", n_problems=300, seed=0)
+    assert len(val) == 300 and val.name == "synthetic_val"
+    assert val == load_eval_set("synthetic_val", n_problems=300, seed=0)                 # deterministic
+    texts = [p.prompt for p in val.problems]
+    assert len(set(texts)) == 300 and all(is_heldout(t) for t in texts)                # never a training problem
+    held = {p.prompt for p in load_eval_set("synthetic", n_problems=VAL_EXCLUDE, seed=0).problems}
+    assert not held & set(texts)                                                        # never a test problem
+    assert {p.bucket for p in val.problems} <= {"linear", "arith-2ops", "arith-3ops", "arith-4ops", "arith-5ops"}
+    with pytest.raises(EvalSetError, match="synthetic_val: n_problems"):
+        load_eval_set("synthetic_val")

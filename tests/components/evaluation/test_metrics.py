@@ -8,7 +8,7 @@ import pytest
 
 from components.evaluation.metrics import (auroc, bootstrap_ci, bucket_means, mean_tokens,
                                            method_accuracies, pass_at_k, per_problem_accuracy,
-                                           pooled_auroc, subset_indices)
+                                           pooled_auroc, problem_aurocs, subset_indices)
 from components.inference.selection import SELECTORS, ProblemSamples
 
 
@@ -158,3 +158,15 @@ def test_vectorised_best_of_n_matches_the_selectors_with_ties_and_nan():
         est = per_problem_accuracy(s, n, SELECTORS, 100, np.random.default_rng(0))
         for name in ("sprm_best", "logprob_best"):
             assert est[name] == pytest.approx(brute_force(s, n, SELECTORS[name])), (name, n)
+
+
+def test_within_problem_auroc_ignores_between_problem_ranking():
+    # problem a: the easy one, all scores high; its one wrong candidate scores highest.
+    # problem b: the hard one, all scores low; its one right candidate scores lowest.
+    a = ProblemSamples(("1", "1", "2"), (True, True, False), (0.8, 0.8, 0.9), (-1.0, -1.0, -2.0))
+    b = ProblemSamples(("3", "4", "4"), (True, False, False), (0.05, 0.1, 0.1), (-0.5, -1.0, -1.0))
+    c = ProblemSamples(("5", "5"), (True, True), (0.5, 0.6), (-1.0, -1.0))   # no AUROC: all correct
+    assert pooled_auroc([a, b, c]) > 0.5
+    assert problem_aurocs([a, b, c]).tolist() == [0.0, 0.0]
+    assert problem_aurocs([a, b, c], "mean_logprobs").tolist() == [1.0, 1.0]
+    assert problem_aurocs([c]).size == 0

@@ -22,8 +22,9 @@ def make_report():
         name="synthetic", n_problems=20, n_excluded=1, n_samples=8, estimates=estimates, auroc=0.8,
         buckets={"arith-2ops": {("pass", 1): (0.5, 12), ("sprm_best", 8): (0.75, 12)},
                  "linear": {("pass", 1): (0.25, 8), ("sprm_best", 8): (0.6, 8)}},
-        ablations={"bce:geometric": VariantResult({("sprm_best", 8): est(0.5)}, 0.6)},
-        mean_tokens=31.5, logprob_auroc=0.7, skipped=["nothing"], notes=["a note"])
+        ablations={"bce:geometric": VariantResult({("sprm_best", 8): est(0.5)}, 0.6, 0.55)},
+        mean_tokens=31.5, logprob_auroc=0.7, skipped=["nothing"], notes=["a note"],
+        auroc_within=Estimate(0.65, 0.6, 0.7, 12), logprob_auroc_within=Estimate(0.75, 0.7, 0.8, 12))
 
 
 def test_metric_names():
@@ -40,6 +41,9 @@ def test_flat_metrics_and_files(tmp_path):
     assert m["eval/synthetic/ablation/bce-geometric/sprm_best_at_8"] == 0.5
     assert m["eval/synthetic/ablation/bce-geometric/sprm_auroc"] == 0.6
     assert m["eval/synthetic/logprob_auroc"] == 0.7
+    assert m["eval/synthetic/sprm_auroc_within"] == 0.65
+    assert m["eval/synthetic/logprob_auroc_within"] == 0.75
+    assert m["eval/synthetic/ablation/bce-geometric/sprm_auroc_within"] == 0.55
     assert bucket_metrics([r])["eval/synthetic/bucket/linear/sprm_best_at_8"] == 0.6
     paths = write_reports([r], tmp_path / "out", header="# Eval")
     metrics = json.loads(paths["metrics"].read_text())
@@ -50,7 +54,10 @@ def test_flat_metrics_and_files(tmp_path):
     assert details["buckets"]["linear"] == {"n_problems": 8, "pass_at_1": 0.25, "sprm_best_at_8": 0.6}
     text = paths["report"].read_text()
     assert "| sprm_best | – | 0.700 [0.60, 0.80] |" in text
-    assert "| bce:geometric | 0.600 |" in text
+    assert "| bce:geometric | 0.600 | 0.550 |" in text
+    assert "| SPRM head (trajectory score) | 0.800 | 0.650 [0.60, 0.70] over 12 problems |" in text
+    assert "| confidence (mean token log-prob) | 0.700 | 0.750 [0.70, 0.80] over 12 problems |" in text
+    assert details["intervals"]["eval/synthetic/sprm_auroc_within"] == pytest.approx([0.6, 0.7])
     assert "Skipped: nothing" in text and "1 excluded" in text
 
 

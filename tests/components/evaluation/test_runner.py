@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -115,6 +116,8 @@ def test_end_to_end_on_a_tiny_model(sft_tiny_dir, tmp_path):
     assert m["eval/synthetic/oracle_at_4"] >= m["eval/synthetic/oracle_at_2"] >= m["eval/synthetic/pass_at_1"]
     assert m["eval/synthetic/sprm_best_at_1"] == pytest.approx(m["eval/synthetic/pass_at_1"])
     assert "eval/synthetic/sprm_auroc" in m
+    for name in ("sprm_auroc_within", "logprob_auroc_within"):   # per problem, mixed outcomes only
+        assert math.isnan(m[f"eval/synthetic/{name}"]) or 0.0 <= m[f"eval/synthetic/{name}"] <= 1.0
     assert "eval/synthetic/ablation/hidden-geometric/sprm_best_at_4" in m
     assert "eval/synthetic/ablation/default-min/sprm_vote_at_2" in m
     on_disk = json.loads((tmp_path / "out" / "metrics.json").read_text())

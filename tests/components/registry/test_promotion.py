@@ -16,7 +16,7 @@ from components.registry.promotion import (CHAMPION, FINGERPRINT_TAG, PromoteCon
                                            current_champion, decide, promote)
 from components.registry.serving import free_port
 
-CFG = PromoteConfig(margin=0.02, pass1_tolerance=0.01, floor=0.3, retries=1, retry_wait_s=0.0)
+CFG = PromoteConfig(margin=0.02, pass1_tolerance=0.01, floor=0.3, retries=1, retry_wait_s=0.0, validation_set="")
 G, P = CFG.gate_metric, CFG.pass1_metric
 NAME = "reflective-math"
 
@@ -29,6 +29,33 @@ def m(gate: float | None, pass1: float | None) -> dict:
 def test_gate_metric_is_the_evaluation_name():
     assert G == "eval/synthetic/sprm_best_at_8" and P == "eval/synthetic/pass_at_1"
     assert PromoteConfig(effort="high").gate_metric == "eval/synthetic/sprm_best_at_32"
+
+
+def test_gate_metric_follows_evaluate_efforts():
+    from components.evaluation.runner import EffortsConfig
+
+    cfg = PromoteConfig().with_efforts(EffortsConfig(low=4, medium=16, high=64))
+    assert cfg.gate_metric == "eval/synthetic/sprm_best_at_16"
+    assert cfg.scaling_metrics == ("eval/synthetic_val/sprm_best_at_16", "eval/synthetic_val/sprm_best_at_64")
+    assert PromoteConfig(method="logprob_best", effort="high").gate_metric == "eval/synthetic/logprob_best_at_32"
+    with pytest.raises(ConfigError, match="'efforts' is not set here: it comes from evaluate.efforts"):
+        build(PromoteConfig, {"efforts": {"medium": 4}}, "promote")
+    with pytest.raises(ConfigError, match="promote.method: 'oracle' is not one of"):
+        PromoteConfig(method="oracle")
+
+
+def test_more_compute_must_not_answer_worse_on_validation():
+    cfg = PromoteConfig(margin=0.02, floor=0.3)
+    val_m, val_h = cfg.scaling_metrics
+    good = {G: 0.7, P: 0.5, val_m: 0.80, val_h: 0.80}            # equal is fine (non-strict)
+    assert decide(good, None, cfg).promote
+    worse = {**good, val_h: 0.79}
+    d = decide(worse, None, cfg)                                  # even the first model is refused
+    assert not d.promote and "effort high answers worse than medium on synthetic_val" in d.reason
+    assert d.values["validation_high"] == 0.79
+    assert not decide(worse, m(0.1, 0.5), cfg).promote            # and against a weak champion
+    d = decide({G: 0.7, P: 0.5}, None, cfg)
+    assert not d.promote and "challenger has no eval/synthetic_val/sprm_best_at_8" in d.reason
 
 
 def test_win_promotes():

@@ -90,6 +90,7 @@ def test_register_tags_aliases_and_keeps_artifacts_beside_the_store(registered):
     assert mv.tags["data_version"] == "md5:abc" and mv.tags["aha_step"] == "7"
     assert mv.tags["training_run_id"] == "run123" and mv.tags["git_commit"] == "deadbeef"
     assert mv.tags["model_digest"].startswith("md5:") and mv.tags["head_trained"] == "false"
+    assert mv.tags["selector"] == "sprm_best"               # register.selector, served as model_config
     assert (root / "artifacts").is_dir()                    # not ./mlruns in the working directory
     model_dir = download_model_dir(NAME, "challenger", uri, root / "dl")
     assert (model_dir / "config.json").is_file() and (model_dir / "tokenizer.json").is_file()
@@ -111,3 +112,15 @@ def test_pyfunc_round_trip_effort_seed_and_candidates(registered):
     assert {"answer", "score", "step_scores", "text"} <= set(cands[0])
     with pytest.raises(MlflowException, match="unknown effort"):
         model.predict(problems, params={"effort": "extreme"})
+
+
+@pytest.mark.integration
+def test_the_served_selector_is_the_registered_one(registered):
+    uri, _, _ = registered
+    mlflow.set_tracking_uri(uri)
+    problems = ["Compute 2 + 3.", "Compute (4 + 1) * 3."]
+    model = mlflow.pyfunc.load_model(f"models:/{NAME}@challenger", model_config={"selector": "logprob_best"})
+    out = model.predict(problems, params={"effort": "4", "seed": 2, "return_candidates": True})
+    for _, row in out.iterrows():
+        cands = json.loads(row["candidates"])
+        assert row["chosen"] == max(range(len(cands)), key=lambda i: (cands[i]["mean_logprob"], -i))

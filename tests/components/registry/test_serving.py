@@ -35,7 +35,7 @@ def test_champion_answers_invocations_with_effort_per_request(tmp_path, sft_tiny
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     version = register_model(sft_tiny_dir, NAME, uri, {"git_commit": "test"}, log=lambda _m: None)
     decision = promote(NAME, version, {"eval/synthetic/sprm_best_at_8": 0.5, "eval/synthetic/pass_at_1": 0.4},
-                       PromoteConfig(floor=0.1), MlflowClient(uri), log=lambda _m: None)
+                       PromoteConfig(floor=0.1, validation_set=""), MlflowClient(uri), log=lambda _m: None)
     assert decision.promote
     with start_server(model_uri(NAME, "champion"), uri, timeout_s=180, log_path=tmp_path / "serve.log") as server:
         assert server.url.startswith("http://127.0.0.1:")

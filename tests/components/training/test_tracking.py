@@ -11,6 +11,7 @@ from components.training.tracking import (
     accuracy_at,
     auroc,
     detect_aha,
+    within_group_auroc,
     head_metrics,
     never_kept_warning,
     score_gap,
@@ -49,12 +50,26 @@ def test_gap_accuracy_and_head_metrics():
     assert score_gap(scores, correct) == pytest.approx(0.2)
     # predictions > 0.5: T, T, F, F vs labels T, T, F, T -> 3/4
     assert accuracy_at(scores, correct) == 0.75
-    m = head_metrics(scores, correct)
+    m = head_metrics(scores, correct, group_size=2)
+    assert m.auroc_within == 0.0             # group (0.9 T, 0.7 T) has no AUROC; in (0.4 F, 0.2 T) 0.2 < 0.4
     assert (m.mean_correct, m.mean_incorrect) == (pytest.approx(0.6), pytest.approx(0.4))
     assert m.auroc == pytest.approx(2 / 3)   # 0.9>0.4, 0.7>0.4, 0.2<0.4
     assert math.isnan(score_gap([0.1], [False]))
     with pytest.raises(ValueError, match="differ in length"):
         score_gap([0.1, 0.2], [True])
+
+
+def test_within_group_auroc_ranks_inside_each_prompt_only():
+    # a score that ranks the easy prompt above the hard one but inverts each prompt's own order:
+    # pooled AUROC says it separates a little, within-group AUROC says it never picks right
+    scores = [0.8, 0.8, 0.8, 0.9, 0.1, 0.1, 0.1, 0.05]
+    correct = [True, True, True, False, False, False, False, True]
+    assert auroc(scores, correct) == pytest.approx(9 / 16)
+    assert within_group_auroc(scores, correct, 4) == 0.0
+    assert within_group_auroc([0.2, 0.9, 0.3, 0.1], [False, True, True, False], 2) == 1.0
+    assert math.isnan(within_group_auroc([0.2, 0.9], [True, True], 2))
+    with pytest.raises(ValueError, match="groups of 3"):
+        within_group_auroc([0.1, 0.2], [True, False], 3)
 
 
 def test_detect_aha_cases():
