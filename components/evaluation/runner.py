@@ -33,6 +33,7 @@ from components.evaluation.report import (SetReport, VariantResult, bucket_metri
 from components.inference.candidate import Candidate, SamplingConfig
 from components.inference.selection import SELECTORS, SPRM_METHODS, ProblemSamples, answer_key
 from components.model.steps import aggregate_scores
+from components.model.threads import describe as decode_threads_setting
 from components.rewards.grading import answers_equal, final_answer
 
 DEFAULT_HEAD = "default"
@@ -399,7 +400,8 @@ def run_evaluate(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, out
     files = write_reports(reports, out_dir, header)
     metrics = flat_metrics(reports)
     params = {f"evaluate.{k}": v for k, v in as_flat_dict(cfg).items()}
-    params.update({"evaluate.model_dir": str(model_dir), "evaluate.extra_heads": str(sorted(extra_heads or {}))})
+    params.update({"evaluate.model_dir": str(model_dir), "evaluate.extra_heads": str(sorted(extra_heads or {})),
+                   "evaluate.decode_threads": decode_threads_setting()})
     run_metrics = {**metrics, **bucket_metrics(reports), **{f"eval/time/{k}_s": v for k, v in timings.items()}}
     run_id = log_to_mlflow(run_metrics, [*files.values(), *artifacts], params, tracking_uri)
     return EvalResult(reports, metrics, {**files, **{p.stem: p for p in artifacts}}, timings, run_id)

@@ -101,11 +101,12 @@ def sample_tokens(model, prompts: Sequence[Sequence[int]], stop_ids: Sequence[in
     `capture=False` skips the hidden states (plain sampling, the benchmark's baseline). `lean`
     picks the forward: `LeanDecoder` (components/model/decoder.py, preallocated cache) or the
     library's; None takes the lean one wherever it supports the model. `threads` sets the CPU
-    intra-op threads while decoding; None takes the count measured fastest for this model and
-    batch size (components/model/threads.py). The thread count does not change the result.
+    intra-op threads while decoding; None takes the count fixed by configuration
+    (components/model/threads.py). With the same seed, settings and thread count the result is
+    bit-identical on one machine; another thread count may change the last bits of the log-probs.
     """
     if threads is None:
-        threads = decode_threads(model, len(prompts))
+        threads = decode_threads(model)
     with num_threads(threads):
         return _sample(model, prompts, stop_ids, cfg, max_new_tokens, generator, pad_id, layer, capture, lean)
 

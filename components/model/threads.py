@@ -1,33 +1,35 @@
-"""How many CPU threads token-by-token decoding uses: measured once per batch shape, not guessed.
+"""How many CPU threads token-by-token decoding uses: fixed by configuration, never timed.
 
-A decoding step of a small model is a few dozen small matrix products. Spreading each over two
-threads halves its arithmetic but adds a thread hand-off, and which one wins depends on the
-machine, the batch and OpenMP's wait policy. On this project's two cores, 8 batches of 32 rows of
-the embedded model took 91 ms each with one thread against 154 ms with two under
-`OMP_WAIT_POLICY=PASSIVE` (sleeping threads are woken for every product), and 90 ms against 72 ms
-under `ACTIVE` (threads spin). So `decode_threads` times a few steps of the lean decoder with one
-thread and with all of them, once per (model shape, batch size), and sampling uses the faster.
-Training updates keep all threads: their products are large enough to gain from them.
-The choice changes speed only: the products give the same bits with one or several threads
-(tests/components/model/test_threads.py checks it on the machine that runs the tests).
+The intra-op thread count changes the bits a model computes: a matrix product split over two
+threads sums its terms in another order than one thread does, and on some CPUs (this project's
+AMD EPYC cores among them) the log-probs then differ in their last bits, which can flip a sampled
+token further on. A count picked by timing at run time would make a seeded run depend on how busy
+the machine was, so the count is a pure function of the environment:
+
+- `REFLECT_DECODE_THREADS=N` (a whole number >= 1) decodes with N threads;
+- otherwise one thread when `OMP_WAIT_POLICY=PASSIVE` (sleeping threads are woken for every small
+  product: on two cores 8 batches of 32 rows of the embedded model took 91 ms each with one thread
+  against 154 ms with two), and all of torch's threads otherwise (spinning threads: 72 ms with two
+  against 90 ms with one).
+
+So a seeded run repeats bit for bit on one machine with one thread setting; another CPU or another
+setting may give other last bits and so other tokens. Models on an accelerator keep the current
+count, and so do layouts the lean decoder (components/model/decoder.py) does not run, unless the
+override names a count. Training updates keep all threads.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import torch
 
+from components.config import ConfigError
 from components.model import decoder
 
-logger = logging.getLogger(__name__)
-
-_CHOSEN: dict[tuple, int] = {}   # (model shape, batch, threads available) -> threads to decode with
-_STEPS = 4                       # timed one-token steps per trial
-_ROUNDS = 3                      # alternating trials per candidate; the fastest of each counts
+ENV = "REFLECT_DECODE_THREADS"
 
 
 @contextmanager
@@ -43,43 +45,52 @@ def num_threads(n: int) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def decode_threads(model, batch: int) -> int:
-    """The intra-op thread count (1 or all) that decodes `batch` rows of `model` fastest here.
+def override(environ: Mapping[str, str] | None = None) -> int | None:
+    """The count `REFLECT_DECODE_THREADS` asks for, or None when unset or empty.
 
-    Measured on the first call for each model shape and batch size, then remembered for the
-    process. Models on an accelerator, layouts the lean decoder does not run, and a process with
-    one thread keep the current count.
+    Raises ConfigError (one line) when it is not a whole number >= 1.
     """
+    raw = (os.environ if environ is None else environ).get(ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{ENV}={raw!r}: expected a whole number of threads >= 1 (or unset it)")
+    return int(raw)
+
+
+def configured_threads(available: int, environ: Mapping[str, str] | None = None) -> int:
+    """Decode threads for a CPU model the lean decoder runs, given `available` torch threads.
+
+    A pure function of `environ` (default os.environ) and `available`: the override, else 1 under
+    `OMP_WAIT_POLICY=PASSIVE`, else `available`.
+    """
+    env = os.environ if environ is None else environ
+    forced = override(env)
+    if forced is not None:
+        return forced
+    if env.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE":
+        return 1
+    return max(1, available)
+
+
+def decode_threads(model) -> int:
+    """The intra-op thread count sampling `model` uses (see the module docstring)."""
     available = torch.get_num_threads()
-    p = next(model.parameters())
-    if available <= 1 or p.device.type != "cpu" or not decoder.supports(model):
+    if next(model.parameters()).device.type != "cpu":
         return available
-    c = model.config
-    key = (c.model_type, c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.vocab_size, p.dtype,
-           batch, available)
-    if key not in _CHOSEN:
-        times = _time_steps(model, batch, (1, available))
-        _CHOSEN[key] = min(times, key=times.get)
-        logger.debug("decoding %d rows with %d thread(s): %s", batch, _CHOSEN[key],
-                     ", ".join(f"{n} thread(s) {t * 1e3:.2f} ms/step" for n, t in times.items()))
-    return _CHOSEN[key]
+    forced = override()
+    if forced is not None:
+        return forced
+    if not decoder.supports(model):
+        return available
+    return configured_threads(available)
 
 
-@torch.no_grad()
-def _time_steps(model, batch: int, candidates: tuple[int, ...]) -> dict[int, float]:
-    """Seconds per one-token step of the lean decoder for each thread count (best of `_ROUNDS`)."""
-    device = next(model.parameters()).device
-    ids = torch.zeros((batch, 1), dtype=torch.long, device=device)
-    valid = torch.ones((batch, 1), dtype=torch.bool, device=device)
-    best = {n: float("inf") for n in candidates}
-    for _ in range(_ROUNDS):
-        for n in candidates:
-            with num_threads(n):
-                dec = decoder.LeanDecoder(model, batch, 2 + _STEPS)
-                dec.forward(ids, ids, valid, capture=True)           # prefill one token (and warm up)
-                dec.forward(ids, ids + 1, valid, capture=True)
-                t0 = time.perf_counter()
-                for k in range(_STEPS):
-                    dec.forward(ids, ids + 2 + k, valid, capture=True)
-                best[n] = min(best[n], (time.perf_counter() - t0) / _STEPS)
-    return best
+def describe() -> str:
+    """The decode thread setting in one line, for a run's recorded settings."""
+    forced = override()
+    if forced is not None:
+        return f"{forced} ({ENV})"
+    n = configured_threads(torch.get_num_threads())
+    policy = os.environ.get("OMP_WAIT_POLICY", "").strip() or "unset"
+    return f"{n} (OMP_WAIT_POLICY={policy}, {torch.get_num_threads()} torch threads)"

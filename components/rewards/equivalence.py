@@ -119,6 +119,9 @@ def _expand_pm(item: str) -> list[str]:
 
 def shape_of(s: str) -> tuple[str, str, tuple]:
     """(kind, brackets, items): kind is scalar | ordered | unordered | union | matrix."""
+    while len(s) >= 2 and s[0] == "(" and s[-1] == ")" and _spans(s, 0, len(s) - 1) \
+            and len(split_top(s[1:-1], ",")) == 1:
+        s = s[1:-1]   # redundant parentheses, peeled without recursion
     pieces = split_top(s, r"\cup")
     if len(pieces) > 1:
         return "union", "", tuple(shape_of(p) for p in pieces)

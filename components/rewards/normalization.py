@@ -10,7 +10,9 @@ LaTeX-ish string that `components.rewards.equivalence` compares and math-verify 
   `\\frac{a}{b}`;
 - thousands separators: `1,000`, `10,\\!080`, `1{,}000`, `1\\,000`, `1 000` (also thin space) -> `1000`,
   only for digit groups of exactly three after a 1-3 digit head. A comma followed by a space, or
-  by fewer/more than three digits, is a list separator (`1,2` stays a pair and never becomes 12);
+  by fewer/more than three digits, is a list separator (`1,2` stays a pair and never becomes 12),
+  and so is a plain comma inside `()`, `[]`, `{}` or `\\{\\}` (`(1,234)` is a pair, `[0,100]` an
+  interval); the explicit groupings `,\\!`, `{,}`, `\\,` and spaces group digits anywhere;
 - text and units: `\\text{..}`/`\\mbox{..}`/`\\mathrm{..}` keep their content when it IS the answer
   (`\\text{(B)}`, `\\text{Evelyn}`) and are dropped as units after a value (`5.4 \\text{ cents}`,
   `15\\mbox{ cm}^2`); bare unit words after a number (`12 dollars`, `5 cm^2`), degrees `^\\circ`,
@@ -33,6 +35,7 @@ LaTeX-ish string that `components.rewards.equivalence` compares and math-verify 
 
 from __future__ import annotations
 
+import heapq
 import re
 import unicodedata
 
@@ -55,6 +58,7 @@ _UNICODE_ONE = re.compile("[" + "".join(_VULGAR) + "".join(_SYMBOLS) + "]")
 _TEXT_COMMANDS = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|textup|mbox|mathrm|mathbf"
                             r"|mathit|mathsf|mathtt|hbox)\s*\{")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z .]*")
+_UNIT_POWER = re.compile(r"\s*\^\s*\{?[23]\}?")
 _UNITS = ("cm|mm|km|m|in|inch|inches|ft|foot|feet|yd|yds|yard|yards|mi|mile|miles|meter|meters|metre"
           "|metres|centimeters?|kilometers?|millimeters?|units?|square units?|sq units?|cubic units?"
           "|cents?|dollars?|degrees?|deg|hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?"
@@ -63,8 +67,10 @@ _UNITS = ("cm|mm|km|m|in|inch|inches|ft|foot|feet|yd|yds|yard|yards|mi|mile|mile
 _TRAILING_UNIT = re.compile(r"(?<=[\d}.])\s+(?:square |sq |cubic )?(?:" + _UNITS + r")\.?"
                             r"(?:\^\{?[23]\}?)?$")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|(?<=[\d}])\s*\\circ(?![A-Za-z])|\\degree(?![A-Za-z])")
+_GROUPED = "\x1f"   # `,\!` or `{,}` between digits: a thousands separator wherever it stands
 _THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:(?:,|\\,|\\ |\\;|\\:|~| )\d{3})+(?![\d])(?!,\d)")
 _THOUSANDS_SEP = re.compile(r",|\\,|\\ |\\;|\\:|~| ")
+_ARGUMENT_BEFORE = re.compile(r"(?:\\[A-Za-z]+|[}^_])\s*$")
 _SPACING = re.compile(r"\\\\|\\[,;: ]|\\q?quad\b|~")
 _SPACE = re.compile(r"(?<![A-Za-z\d])\s+|\s+(?![A-Za-z\d])|(?<=[A-Za-z])\s+(?=\d)|(?<=\d)\s+(?=[A-Za-z])")
 _SIZES = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg)"
@@ -141,26 +147,95 @@ def _brace_arguments(s: str) -> str:
         i = j
 
 
+def _brace_partners(s: str) -> dict[int, int]:
+    """Index of each `{` -> index of the `}` that closes it (as `read_group` matches them);
+    an unclosed `{` has no entry. One pass."""
+    partners, open_at = {}, []
+    for i, c in enumerate(s):
+        if c == "{":
+            open_at.append(i)
+        elif c == "}" and open_at:
+            partners[open_at.pop()] = i
+    return partners
+
+
 def _strip_text_commands(s: str) -> str:
-    """Inline `\\text{X}`-like groups; drop them (and a following ^2) when they are units after a value."""
+    """Inline `\\text{X}`-like groups; drop them (and a following ^2) when they are units after a value.
+
+    One left-to-right pass (linear in the text): the content of an inlined group is read again
+    for nested commands, an unclosed group loses its command word only.
+    """
+    if not _TEXT_COMMANDS.search(s):
+        return s
+    partners = _brace_partners(s)
+    out: list[str] = []
+    last = ""                    # last non-space character written so far
+    closes: list[int] = []       # heap: closing braces of inlined groups, to drop
+    i = 0
+
+    def emit(piece: str) -> None:
+        nonlocal last
+        out.append(piece)
+        if piece.strip():
+            last = piece.rstrip()[-1]
+
     while True:
-        m = _TEXT_COMMANDS.search(s)
+        m = _TEXT_COMMANDS.search(s, i)
+        stop = m.start() if m else len(s)
+        while closes and closes[0] < stop:   # drop the inlined groups' closing braces
+            k = heapq.heappop(closes)
+            emit(s[i:k])
+            i = k + 1
+        emit(s[i:stop])
         if m is None:
-            return s
-        g = read_group(s, m.end() - 1)
-        if g is None:  # unbalanced: drop the command word only
-            s = s[:m.start()] + s[m.end() - 1:]
+            return "".join(out)
+        brace = m.end() - 1
+        end = partners.get(brace)
+        if end is None:                      # unbalanced: drop the command word only
+            emit("{")
+            i = brace + 1
             continue
-        content, end = g
-        words = content.strip()
-        before = s[:m.start()].strip()
+        words = s[brace + 1:end].strip()
         if words.lower() in ("and", "or", ","):
-            s = s[:m.start()] + "," + s[end:]
-        elif before and _WORDS.fullmatch(words) and len(words) > 1 and re.search(r"[\d})]$", before):
-            rest = re.sub(r"^\s*\^\s*\{?[23]\}?", "", s[end:])
-            s = s[:m.start()] + rest
+            emit(",")
+            i = end + 1
+        elif last and _WORDS.fullmatch(words) and len(words) > 1 and last in "0123456789})":
+            unit_power = _UNIT_POWER.match(s, end + 1)
+            i = unit_power.end() if unit_power else end + 1
         else:
-            s = s[:m.start()] + content + s[end:]
+            heapq.heappush(closes, end)
+            i = brace + 1
+
+
+def _bracket_depths(s: str) -> list[int]:
+    """Per character, how many `(`, `[`, `{` or `\\{` enclose it; LaTeX argument braces
+    (`\\frac{..}`, `^{..}`, `}{..}`) are not brackets and do not count."""
+    depths, stack, depth = [], [], 0
+    for i, c in enumerate(s):
+        if c in "([" or (c == "{" and (s[i - 1:i] == "\\" or not _ARGUMENT_BEFORE.search(s, max(0, i - 32), i))):
+            stack.append(True)
+            depth += 1
+        elif c == "{":
+            stack.append(False)
+        elif c in ")]}" and stack:
+            depth -= stack.pop()
+        depths.append(depth)
+    return depths
+
+
+def _join_digit_groups(s: str) -> str:
+    """Drop thousands separators: a plain comma groups digits only outside brackets."""
+    if not _THOUSANDS.search(s):
+        return s
+    depths = _bracket_depths(s)
+
+    def join(m: re.Match) -> str:
+        text = m.group(0)
+        if depths[m.start()] > 0 and re.search(r"(?<!\\),", text):
+            return text
+        return _THOUSANDS_SEP.sub("", text)
+
+    return _THOUSANDS.sub(join, s)
 
 
 def _strip_wrappers(s: str) -> str:
@@ -205,7 +280,9 @@ def normalize_answer(answer: str) -> str:
     s = re.sub(r"\\lbrace(?![A-Za-z])", r"\\{", re.sub(r"\\rbrace(?![A-Za-z])", r"\\}", s))
     s = _SIZES.sub("", s)
     s = re.sub(r"\\(?:mid|vert)(?![A-Za-z])", "|", s)
-    s = re.sub(r",\s*\\!\s*", ",", s)  # MATH writes thousands as 10,\!080
+    # MATH writes thousands as 10,\!080 (and 1{,}000): unambiguous groupings, even in a tuple
+    s = re.sub(r"(?<=\d)(?:,\s*\\!\s*|\{,\})(?=\d)", _GROUPED, s)
+    s = re.sub(r",\s*\\!\s*", ",", s)
     s = re.sub(r"\\!", "", s)
     s = s.replace("{,}", ",")
     s = re.sub(r"\\[hv]space\*?\{[^{}]*\}|\\(?:small|large|Large|normalsize|scriptsize|tiny)(?![A-Za-z])", " ", s)
@@ -217,7 +294,8 @@ def normalize_answer(answer: str) -> str:
     s = re.sub(r"\\?%", "", s)
     s = _DEGREES.sub("", s)
     s = _TRAILING_UNIT.sub("", s.strip())
-    s = _THOUSANDS.sub(lambda m: _THOUSANDS_SEP.sub("", m.group(0)), s)
+    s = re.sub(_GROUPED + r"(?=\d{3}(?!\d))", "", s).replace(_GROUPED, ",")
+    s = _join_digit_groups(s)
     s = _SPACING.sub(lambda m: m.group(0) if m.group(0) == "\\\\" else " ", s)
     s = _SPACE.sub("", s.strip())
     s = re.sub(r" +", " ", s)

@@ -1,8 +1,12 @@
-"""Decoding's thread count is measured, remembered, restored, and never changes what is sampled."""
+"""Decoding's thread count is fixed by configuration, restored after, and seeded samples repeat."""
+
+import subprocess
+import sys
 
 import pytest
 import torch
 
+from components.config import ConfigError
 from components.inference.candidate import SamplingConfig
 from components.model import threads
 from components.model.sampling import sample_tokens
@@ -22,40 +26,74 @@ def _restore_threads():
     torch.set_num_threads(before)
 
 
-def _sample(model, n_threads):
+def _sample(model, n_threads=None):
     prompts = [[5, 6, 7, 8, 9, 10]] * 8 + [[11, 12, 13]] * 8
     cfg = SamplingConfig(temperature=1.0, max_new_tokens=16)
     return sample_tokens(model, prompts, [2], cfg, 16, torch.Generator().manual_seed(7), 0, threads=n_threads)
 
 
-def test_one_or_two_threads_sample_the_same_bits(tiny):
-    # The choice is a speed choice only: a resumed run may measure differently and must still
-    # sample exactly what the uninterrupted run did.
-    one, two = _sample(tiny, 1), _sample(tiny, 2)
-    assert torch.equal(one.tokens, two.tokens)
-    assert torch.equal(one.logprobs, two.logprobs)
-    assert torch.equal(one.hidden, two.hidden)
+def _same(a, b):
+    return torch.equal(a.tokens, b.tokens) and torch.equal(a.logprobs, b.logprobs) and torch.equal(a.hidden, b.hidden)
 
 
-def test_the_count_is_measured_once_and_restored(tiny):
+@pytest.mark.parametrize("env, available, expected", [
+    ({"OMP_WAIT_POLICY": "PASSIVE"}, 2, 1),
+    ({"OMP_WAIT_POLICY": "passive"}, 8, 1),
+    ({"OMP_WAIT_POLICY": "ACTIVE"}, 2, 2),
+    ({}, 4, 4),
+    ({"OMP_WAIT_POLICY": "PASSIVE", threads.ENV: "3"}, 2, 3),
+    ({threads.ENV: " 1 "}, 8, 1),
+    ({threads.ENV: ""}, 2, 2),
+])
+def test_the_count_is_a_pure_function_of_configuration(env, available, expected):
+    # Same answer on every call and no model involved: nothing is timed.
+    assert {threads.configured_threads(available, env) for _ in range(5)} == {expected}
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two", "1.5"])
+def test_a_bad_override_is_a_one_line_error(bad):
+    with pytest.raises(ConfigError, match=rf"^{threads.ENV}=.*whole number.*$") as err:
+        threads.configured_threads(2, {threads.ENV: bad})
+    assert "\n" not in str(err.value)
+
+
+def test_sampling_uses_the_configured_count_and_restores(tiny, monkeypatch):
     torch.set_num_threads(2)
-    threads._CHOSEN.clear()
-    picked = threads.decode_threads(tiny, 16)
-    assert picked in (1, 2)
-    assert list(threads._CHOSEN.values()) == [picked]
-    threads._CHOSEN[next(iter(threads._CHOSEN))] = 2 if picked == 1 else 1   # remembered, not re-measured
-    assert threads.decode_threads(tiny, 16) != picked
-    _sample(tiny, None)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    monkeypatch.delenv(threads.ENV, raising=False)
+    assert threads.decode_threads(tiny) == 1
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert threads.decode_threads(tiny) == 2
+    monkeypatch.setenv(threads.ENV, "1")
+    assert threads.decode_threads(tiny) == 1
+    assert threads.describe().startswith(f"1 ({threads.ENV}")
+    _sample(tiny)
     assert torch.get_num_threads() == 2
-    threads._CHOSEN.clear()
 
 
-def test_one_thread_processes_and_other_layouts_keep_their_count():
+def test_a_seeded_sample_repeats_bit_for_bit_under_load(tiny):
+    first = {n: _sample(tiny, n) for n in (1, 2)}
+    first[None] = _sample(tiny)
+    # A competing process spinning on the CPU (bounded, in case the test dies before stopping it).
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time() + 120\nwhile time.time() < t: pass"])
+    try:
+        loaded = {n: _sample(tiny, n) for n in first}
+    finally:
+        busy.kill()
+        busy.wait()
+    again = {n: _sample(tiny, n) for n in first}
+    for n in first:
+        assert _same(first[n], loaded[n]), f"{n} thread(s): bits changed under load"
+        assert _same(first[n], again[n]), f"{n} thread(s): bits changed after load"
+
+
+def test_other_layouts_keep_their_count(monkeypatch):
     from transformers import GPT2Config, GPT2LMHeadModel
 
+    monkeypatch.delenv(threads.ENV, raising=False)
     gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_embd=16, n_layer=2, n_head=2, n_positions=64)).eval()
     torch.set_num_threads(2)
-    assert threads.decode_threads(gpt2, 4) == 2
+    assert threads.decode_threads(gpt2) == 2
     with threads.num_threads(1):
-        assert threads.decode_threads(gpt2, 4) == 1
+        assert threads.decode_threads(gpt2) == 1
     assert torch.get_num_threads() == 2
