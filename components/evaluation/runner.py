@@ -159,7 +159,7 @@ def head_step_scores(head: torch.nn.Module, candidates: Sequence[Candidate]) -> 
 
 def grade(candidates: Sequence[Candidate], reference: str) -> tuple[list[str | None], list[bool]]:
     """Final answers and correctness; math-verify runs once per distinct answer of a problem."""
-    answers = [final_answer(c.text) for c in candidates]
+    answers = [final_answer(c.text, c.think) for c in candidates]
     verdicts: dict[str | None, bool] = {}
     correct = []
     for a in answers:

@@ -24,6 +24,18 @@ from components.model.steps import (Aggregation, StepTokens, aggregate_scores, i
                                     step_logprob_features, step_positions)
 
 
+DTYPE_NAMES = ("auto", "float32", "bfloat16", "float16")
+
+
+def resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | str:
+    """A torch dtype, or "auto" (None too): the dtype argument of `from_pretrained`."""
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype or "auto"
+    if dtype not in DTYPE_NAMES:
+        raise ValueError(f"dtype {dtype!r}: expected one of {', '.join(DTYPE_NAMES)}")
+    return dtype if dtype == "auto" else getattr(torch, dtype)
+
+
 class PromptError(ValueError):
     """An empty or over-long prompt; the message names it."""
 
@@ -44,9 +56,15 @@ class ReflectiveModel:
 
     # ------------------------------------------------------------------ loading and saving
     @classmethod
-    def load(cls, model_dir: Path | str, device: str = "cpu", dtype: torch.dtype | None = None,
+    def load(cls, model_dir: Path | str, device: str = "cpu", dtype: torch.dtype | str | None = None,
              features: Features | None = None) -> ReflectiveModel:
-        """Load an HF causal-LM directory and its head (fresh head when the file is absent)."""
+        """Load an HF causal-LM directory and its head (fresh head when the file is absent).
+
+        `dtype` None or "auto": the dtype the checkpoint was saved in (transformers' "auto", so a
+        bf16 checkpoint loads in bf16); else a torch dtype or its name ("float32", "bfloat16").
+        The chat template comes from the checkpoint's tokenizer. A tokenizer with more tokens than
+        the model embeds is refused.
+        """
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -58,10 +76,15 @@ class ReflectiveModel:
             spec = ReflectiveSpec(features, spec.step_match, spec.hidden_layer)
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-            model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype or torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=resolve_dtype(dtype))
         except (OSError, ValueError, KeyError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
             raise ModelDirError(f"{model_dir}: cannot load as a causal LM: {first}") from None
+        rows = model.get_input_embeddings().weight.shape[0]
+        if len(tokenizer) > rows:
+            raise ModelDirError(f"{model_dir}: tokenizer {type(tokenizer).__name__} has {len(tokenizer)} tokens but "
+                                f"the model ({type(model).__name__}) embeds only {rows}; use the checkpoint's "
+                                "own tokenizer")
         model.to(device).eval()
         hidden = model.config.get_text_config().hidden_size
         path = head_file(model_dir)
@@ -96,6 +119,12 @@ class ReflectiveModel:
             top_p=float(gc.top_p if gc.top_p is not None else base.top_p),
             repetition_penalty=float(gc.repetition_penalty or 1.0),
             max_new_tokens=int(gc.max_new_tokens or base.max_new_tokens))
+
+    @property
+    def thinks(self) -> bool:
+        """Whether the vocabulary has `<think>`: else the whole completion is reasoning and the
+        answer is its last box (`final_answer(..., think=False)`)."""
+        return self.step_tokens.think_open is not None
 
     @property
     def device(self) -> torch.device:
@@ -179,7 +208,7 @@ class ReflectiveModel:
             prompt_index=pi, text=text, token_ids=ids, step_positions=positions,
             step_hidden=hidden.cpu(), step_logprob=step_logprob_features(logprobs, positions, first),
             mean_logprob=float(logprobs.mean()) if length else 0.0,
-            finished=bool(batch.finished[row]))
+            finished=bool(batch.finished[row]), think=self.thinks)
 
     def _stop_special_texts(self) -> list[str]:
         return [self.tokenizer.decode([i]) for i in self._stop_ids()]
@@ -231,7 +260,7 @@ class ReflectiveModel:
                     prompt_index=start + j, text=self.tokenizer.decode(ids), token_ids=ids,
                     step_positions=positions, step_hidden=hidden[j, positions].float().cpu(),
                     step_logprob=step_logprob_features(lp, positions, first),
-                    mean_logprob=float(lp.mean()) if ids else 0.0, finished=True))
+                    mean_logprob=float(lp.mean()) if ids else 0.0, finished=True, think=self.thinks))
         self.score_candidates(out)
         return out
 

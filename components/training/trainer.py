@@ -166,7 +166,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
                 raise
             t1 = time.perf_counter()
             cands = [c for g in groups for c in g]
-            rewards = [grade_reward(c.text, data.answers[mine[c.prompt_index]], cfg.reward.format_reward)
+            rewards = [grade_reward(c.text, data.answers[mine[c.prompt_index]], cfg.reward.format_reward, c.think)
                        for c in cands]
             rm.score_candidates(cands)
             g_rewards, g_scores, g_lengths = _gather(
