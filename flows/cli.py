@@ -79,7 +79,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
 def cmd_import_model(args: argparse.Namespace) -> int:
     from components.model.importing import import_model
 
-    r = import_model(args.source, args.out, args.dtype)
+    r = import_model(args.source, args.out, args.dtype, args.prompt_template)
     print(json.dumps({"model_dir": str(r.out_dir), "source": str(r.source), "digest": r.digest,
                       "dtype": r.dtype, "reused": r.reused, "seconds": round(r.seconds, 1)}))
     return 0
@@ -226,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output model directory")
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
                    help="dtype of the saved weights (default: %(default)s)")
+    p.add_argument("--prompt-template", help="user turn with {problem}, recorded in reflective.json "
+                                             "(default: the known model's, else the problem alone)")
     p.set_defaults(func=cmd_import_model)
 
     p = sub.add_parser("grade", help="re-grade saved completions (JSONL with completion, reference)",

