@@ -53,7 +53,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from components.inference.solve import solve
     from components.model.reflective import ReflectiveModel
 
-    rm = ReflectiveModel.load(args.model)
+    rm = ReflectiveModel.load(args.model, dtype=args.dtype)
     sampling = rm.default_sampling()
     if args.temperature is not None:
         sampling = replace(sampling, temperature=args.temperature)
@@ -136,6 +136,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         cfg = replace(cfg, n_problems=args.n_problems)
     if args.backend:
         cfg = replace(cfg, backend=args.backend)
+    if args.dtype:
+        cfg = replace(cfg, dtype=args.dtype)
     sets = [s for a in (args.eval_set or []) for s in a.split(",") if s] or list(cfg.eval_sets)
     result = run_evaluate(args.model, sets, cfg, args.out, args.tracking_uri, parse_heads(args.head or []),
                           train_parquet=args.train_parquet, task=task)
@@ -213,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, help="sampling temperature (default: the model's generation config)")
     p.add_argument("--top-p", type=float, help="nucleus sampling threshold (default: the model's generation config)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
+                   help="weights dtype (default: auto, the checkpoint's own)")
     p.add_argument("--show-candidates", action="store_true", help="print every candidate's answer and step scores")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=cmd_solve)
@@ -279,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-parquet", type=Path, help="training set, to check the synthetic set never overlaps it")
     p.add_argument("--n-problems", type=int, help="override evaluate.n_problems (synthetic set size)")
     p.add_argument("--backend", choices=["hf", "vllm"], help="generation backend (vllm needs the gpu extra)")
+    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"),
+                   help="weights dtype (default: evaluate.dtype, auto = the checkpoint's own)")
     p.add_argument("--tracking-uri", default=env_tracking_uri(None),
                    help="MLflow tracking URI to log the run to (default: $MLFLOW_TRACKING_URI, else none)")
     _params_arg(p)

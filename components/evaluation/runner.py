@@ -67,6 +67,7 @@ class EvaluateConfig:
     heatmap_problems: int = 4
     backend: Literal["hf", "vllm"] = "hf"
     device: str = "cpu"
+    dtype: str = "auto"                # the checkpoint's own dtype; or float32, bfloat16, float16
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -325,7 +326,7 @@ def run_evaluate(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, out
                             seed=cfg.problem_seed, task=task, train_parquet=train_parquet if s == "synthetic" else None)
               for s in sets]  # load every set first: a bad name fails before any sampling
     torch.manual_seed(cfg.seed)
-    rm = ReflectiveModel.load(model_dir, device=cfg.device)
+    rm = ReflectiveModel.load(model_dir, device=cfg.device, dtype=cfg.dtype)
     heads = load_heads(rm, extra_heads)
     sampler = make_sampler(rm, cfg, Path(model_dir))
     if DEFAULT_HEAD not in heads:
