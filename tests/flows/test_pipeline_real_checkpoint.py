@@ -21,7 +21,7 @@ def _small_params(path: Path) -> Path:
     p["train"]["grpo"]["no_signal_patience"] = 0
     p["evaluate"].update(n_problems=4, max_n=4, efforts={"low": 2, "medium": 4, "high": 4},
                          subset_draws=20, bootstrap_resamples=100)
-    p["promote"]["floor"] = 0.0  # any first model becomes the champion, so that it can be served
+    p["promote"].update(effort="low", floor=0.0)  # gate at N = 2; any first model becomes the champion
     path.write_text(yaml.safe_dump(p, sort_keys=False))
     return path
 
@@ -36,7 +36,7 @@ def test_real_checkpoint_pipeline_then_serve(tmp_path, smollm2_dir, prefect_harn
     log = capsys.readouterr().out
     for i, stage in enumerate(("clean", "bootstrap", "train", "register", "evaluate", "promote"), 1):
         assert f"pipeline [{i}/6] {stage}" in log
-    assert out["version"] == "1" and out["champion"] == "1"
+    assert out["version"] == "1" and out["champion"] == "1", out["promotion"]
     client = MlflowClient(out["tracking_uri"])
     assert client.get_model_version_by_alias("reflective-math", "champion").version == "1"
     with start_server(model_uri("reflective-math", "champion"), out["tracking_uri"], timeout_s=300,
