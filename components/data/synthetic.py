@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.config import ConfigError
+
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 STEP_END = ".\n\n"
@@ -47,7 +49,7 @@ class TaskConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in ("chain", "sum"):
-            raise ValueError(f"task.kind {self.kind!r}: expected 'chain' or 'sum'")
+            raise ConfigError(f"task.kind: {self.kind!r} is not one of chain, sum")
 
 
 @dataclass(frozen=True)
