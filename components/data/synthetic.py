@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.config import ConfigError
+
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 STEP_END = ".\n\n"
@@ -41,6 +43,13 @@ class TaskConfig:
     # Share of linear-equation problems ("Solve for x: 3*x+5=20."); the rest is arithmetic.
     linear_share: float = 0.2
     heldout_share: float = 0.05
+    # "chain": the chains above. "sum": one addition "What is a + b?" with a, b in
+    # [0, max_operand] (a task a small pretrained model solves sometimes; ops knobs unused).
+    kind: str = "chain"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("chain", "sum"):
+            raise ConfigError(f"task.kind: {self.kind!r} is not one of chain, sum")
 
 
 @dataclass(frozen=True)
@@ -160,8 +169,17 @@ def _linear(rng: random.Random, cfg: TaskConfig) -> tuple[str, int, list[str]]:
     return f"Solve for x: {a}*x+{b}={c}.", x, [f"{c}-{b}={c - b}", f"{c - b}/{a}={x}"]
 
 
+def _sum(rng: random.Random, cfg: TaskConfig, noisy: bool) -> Problem:
+    a, b = rng.randint(0, cfg.max_operand), rng.randint(0, cfg.max_operand)
+    shown = a + b + (rng.choice([d for d in (-2, -1, 1, 2) if a + b + d >= 0]) if noisy else 0)
+    meta = {"kind": "sum", "n_ops": 1, "noisy": shown != a + b}
+    return Problem("", f"What is {a} + {b}?", str(a + b), format_trace([f"{a}+{b}={shown}"], str(shown)), meta)
+
+
 def generate_problem(rng: random.Random, cfg: TaskConfig, noisy: bool) -> Problem:
     """One problem; `noisy` corrupts one step (and so the final answer) when possible."""
+    if cfg.kind == "sum":
+        return _sum(rng, cfg, noisy)
     if rng.random() < cfg.linear_share:
         text, x, steps = _linear(rng, cfg)
         answer = x

@@ -68,6 +68,7 @@ class EvaluateConfig:
     heatmap_problems: int = 4
     backend: Literal["hf", "vllm"] = "hf"
     device: str = "cpu"
+    dtype: str = "auto"                # the checkpoint's own dtype; or float32, bfloat16, float16
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -160,7 +161,7 @@ def head_step_scores(head: torch.nn.Module, candidates: Sequence[Candidate]) -> 
 
 def grade(candidates: Sequence[Candidate], reference: str) -> tuple[list[str | None], list[bool]]:
     """Final answers and correctness; math-verify runs once per distinct answer of a problem."""
-    answers = [final_answer(c.text) for c in candidates]
+    answers = [final_answer(c.text, c.think) for c in candidates]
     verdicts: dict[str | None, bool] = {}
     correct = []
     for a in answers:
@@ -363,7 +364,7 @@ def run_evaluate(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, out
     device, dtype = scoring_placement(cfg)
     if cfg.backend == "vllm":
         log(f"evaluate: vLLM samples; the second pass scores on {device} in bf16")
-    rm = ReflectiveModel.load(model_dir, device=device, dtype=dtype)
+    rm = ReflectiveModel.load(model_dir, device=device, dtype=dtype or cfg.dtype)
     heads = load_heads(rm, extra_heads)
     sampler = make_sampler(rm, cfg, Path(model_dir))
     if DEFAULT_HEAD not in heads:

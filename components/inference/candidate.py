@@ -41,6 +41,7 @@ class Candidate:
     finished: bool                     # ended with an end-of-sequence token
     step_scores: list[float] = field(default_factory=list)
     score: float = 0.0                 # trajectory score (aggregation of step_scores)
+    think: bool = True                 # the model has a thinking span: the answer follows </think>
 
     @property
     def n_tokens(self) -> int:

@@ -44,7 +44,7 @@ class Solution:
                                "head_trained": self.head_trained}
         if with_candidates:
             out["candidates"] = [
-                {"answer": final_answer(c.text), "score": c.score, "step_scores": c.step_scores,
+                {"answer": final_answer(c.text, c.think), "score": c.score, "step_scores": c.step_scores,
                  "mean_logprob": c.mean_logprob, "n_tokens": c.n_tokens, "text": c.text}
                 for c in self.candidates]
         return out
@@ -58,8 +58,8 @@ def solve(model, problems: list[str], effort: str | int = "medium",
     sampling = sampling or model.default_sampling()
     results = []
     for problem, cands in zip(problems, model.generate(problems, n, sampling, seed=seed)):
-        best = choose(selector, [final_answer(c.text) for c in cands], [c.score for c in cands],
+        best = choose(selector, [final_answer(c.text, c.think) for c in cands], [c.score for c in cands],
                       [c.mean_logprob for c in cands])
-        results.append(Solution(problem, final_answer(cands[best].text), cands[best].score, best,
+        results.append(Solution(problem, final_answer(cands[best].text, cands[best].think), cands[best].score, best,
                                 cands, model.head_trained))
     return results

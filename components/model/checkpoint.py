@@ -37,6 +37,18 @@ class ReflectiveSpec:
     sprm_features: Features = "hidden"
     step_match: Literal["exact", "contains"] = "exact"
     hidden_layer: int = -2
+    # The user turn sent through the chat template; `{problem}` is replaced by the problem text.
+    # A checkpoint that needs an instruction (e.g. to write \boxed{}) records it here, so that
+    # training, evaluation and serving all prompt it the same way.
+    prompt_template: str = "{problem}"
+
+    def __post_init__(self) -> None:
+        if "{problem}" not in self.prompt_template:
+            raise ModelDirError(f"{SPEC_FILE}: prompt_template must contain {{problem}}, "
+                                f"got {self.prompt_template!r}")
+
+    def user_turn(self, problem: str) -> str:
+        return self.prompt_template.replace("{problem}", problem)
 
     @classmethod
     def read(cls, model_dir: Path) -> ReflectiveSpec:

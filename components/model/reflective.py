@@ -11,6 +11,7 @@ that give no hidden states (vLLM) and to check the first path.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -22,6 +23,18 @@ from components.model.sampling import SampledBatch, sample_tokens
 from components.model.sprm_head import HEAD_FILE, Features, SPRMHead
 from components.model.steps import (Aggregation, StepTokens, aggregate_scores, inside_think_after,
                                     step_logprob_features, step_positions)
+
+
+DTYPE_NAMES = ("auto", "float32", "bfloat16", "float16")
+
+
+def resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype | str:
+    """A torch dtype, or "auto" (None too): the dtype argument of `from_pretrained`."""
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype or "auto"
+    if dtype not in DTYPE_NAMES:
+        raise ValueError(f"dtype {dtype!r}: expected one of {', '.join(DTYPE_NAMES)}")
+    return dtype if dtype == "auto" else getattr(torch, dtype)
 
 
 class PromptError(ValueError):
@@ -44,9 +57,15 @@ class ReflectiveModel:
 
     # ------------------------------------------------------------------ loading and saving
     @classmethod
-    def load(cls, model_dir: Path | str, device: str = "cpu", dtype: torch.dtype | None = None,
+    def load(cls, model_dir: Path | str, device: str = "cpu", dtype: torch.dtype | str | None = None,
              features: Features | None = None) -> ReflectiveModel:
-        """Load an HF causal-LM directory and its head (fresh head when the file is absent)."""
+        """Load an HF causal-LM directory and its head (fresh head when the file is absent).
+
+        `dtype` None or "auto": the dtype the checkpoint was saved in (transformers' "auto", so a
+        bf16 checkpoint loads in bf16); else a torch dtype or its name ("float32", "bfloat16").
+        The chat template comes from the checkpoint's tokenizer. A tokenizer with more tokens than
+        the model embeds is refused.
+        """
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -55,19 +74,24 @@ class ReflectiveModel:
         check_model_dir(model_dir)
         spec = ReflectiveSpec.read(model_dir)
         if features is not None and features != spec.sprm_features:
-            spec = ReflectiveSpec(features, spec.step_match, spec.hidden_layer)
+            spec = replace(spec, sprm_features=features)
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-            model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype or torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=resolve_dtype(dtype))
         except (OSError, ValueError, KeyError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
             raise ModelDirError(f"{model_dir}: cannot load as a causal LM: {first}") from None
+        rows = model.get_input_embeddings().weight.shape[0]
+        if len(tokenizer) > rows:
+            raise ModelDirError(f"{model_dir}: tokenizer {type(tokenizer).__name__} has {len(tokenizer)} tokens but "
+                                f"the model ({type(model).__name__}) embeds only {rows}; use the checkpoint's "
+                                "own tokenizer")
         model.to(device).eval()
         hidden = model.config.get_text_config().hidden_size
         path = head_file(model_dir)
         if path is not None:
             head = SPRMHead.load(path, hidden)
-            spec = ReflectiveSpec(head.features, spec.step_match, spec.hidden_layer)
+            spec = replace(spec, sprm_features=head.features)
         else:
             head = SPRMHead(hidden, spec.sprm_features)
         head.to(device=device, dtype=torch.float32).eval()
@@ -98,6 +122,12 @@ class ReflectiveModel:
             max_new_tokens=int(gc.max_new_tokens or base.max_new_tokens))
 
     @property
+    def thinks(self) -> bool:
+        """Whether the vocabulary has `<think>`: else the whole completion is reasoning and the
+        answer is its last box (`final_answer(..., think=False)`)."""
+        return self.step_tokens.think_open is not None
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
@@ -106,12 +136,12 @@ class ReflectiveModel:
         """Chat-template one problem into prompt ids; refuse empty or over-long prompts."""
         if not problem or not problem.strip():
             raise PromptError("empty prompt: give a problem text")
-        messages = [{"role": "user", "content": problem}]
+        messages = [{"role": "user", "content": self.spec.user_turn(problem)}]
         if getattr(self.tokenizer, "chat_template", None):
             text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
             ids = self.tokenizer.encode(text, add_special_tokens=False)
         else:
-            ids = self.tokenizer.encode(problem)
+            ids = self.tokenizer.encode(self.spec.user_turn(problem))
         if len(ids) >= self.max_positions:
             raise PromptError(f"prompt of {len(ids)} tokens exceeds the model's context of "
                               f"{self.max_positions}; shorten the problem")
@@ -120,10 +150,11 @@ class ReflectiveModel:
     def prompt_fits(self, problems: Sequence[str], max_new_tokens: int) -> list[bool]:
         """Whether each problem's prompt leaves `max_new_tokens` of context (batched encoding)."""
         if getattr(self.tokenizer, "chat_template", None):
-            texts = [self.tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+            texts = [self.tokenizer.apply_chat_template([{"role": "user", "content": self.spec.user_turn(p)}],
+                                                        tokenize=False,
                                                         add_generation_prompt=True) for p in problems]
         else:
-            texts = list(problems)
+            texts = [self.spec.user_turn(p) for p in problems]
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
         return [bool(p.strip()) and n + max_new_tokens <= self.max_positions for p, n in zip(problems, lengths)]
 
@@ -179,7 +210,7 @@ class ReflectiveModel:
             prompt_index=pi, text=text, token_ids=ids, step_positions=positions,
             step_hidden=hidden.cpu(), step_logprob=step_logprob_features(logprobs, positions, first),
             mean_logprob=float(logprobs.mean()) if length else 0.0,
-            finished=bool(batch.finished[row]))
+            finished=bool(batch.finished[row]), think=self.thinks)
 
     def _stop_special_texts(self) -> list[str]:
         return [self.tokenizer.decode([i]) for i in self._stop_ids()]
@@ -231,7 +262,7 @@ class ReflectiveModel:
                     prompt_index=start + j, text=self.tokenizer.decode(ids), token_ids=ids,
                     step_positions=positions, step_hidden=hidden[j, positions].float().cpu(),
                     step_logprob=step_logprob_features(lp, positions, first),
-                    mean_logprob=float(lp.mean()) if ids else 0.0, finished=True))
+                    mean_logprob=float(lp.mean()) if ids else 0.0, finished=True, think=self.thinks))
         self.score_candidates(out)
         return out
 

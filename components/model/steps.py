@@ -1,15 +1,25 @@
 """Step segmentation and trajectory scores as pure functions (paper section 4.1, METHOD.md s.2).
 
-A reasoning step ends at a step token (`.\\n\\n`). Only step tokens inside the thinking span
-`<think> ... </think>` count; of a run of consecutive step tokens only the first is kept; a step
-token right at the start of the thinking span is ignored. The trajectory score is the geometric
-mean of the step scores (eq. 5), clamped at 1e-10, and 0 for a trajectory with no step.
+A reasoning step ends where the decoded text completes the step marker `.\\n\\n`. Tokenizers
+spell it differently: one token (Qwen2, id 382), two (`.` + `\\n\\n`, SmolLM2), three (`.` + `\\n` +
+`\\n`, SmolLM2 before a letter), or inside a longer token (`).\\n\\n`). One definition covers all:
+
+- the **step token** of a marker occurrence is the token holding its first character (the `.`);
+  for a one-token marker that is the marker token itself;
+- the **score position** is the token just before the step token: its second-to-last hidden state
+  is the one that predicts the end of the step, exactly as for Qwen2's single token. `step_positions`
+  returns step-token indices; callers read the hidden state that produced that token.
+
+Only markers inside the thinking span `<think> ... </think>` count (without `<think>` in the
+vocabulary, e.g. SmolLM2, the whole completion is the span); of a run of consecutive markers only
+the first is kept; a marker right at the start of the thinking span is ignored. The trajectory
+score is the geometric mean of the step scores (eq. 5), clamped at 1e-10, and 0 with no step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -19,13 +29,16 @@ Aggregation = Literal["geometric", "min", "last", "product", "mean"]
 
 
 class StepTokenError(ValueError):
-    """The tokenizer cannot mark steps (no `.\\n\\n` token)."""
+    """The tokenizer cannot mark steps (it cannot spell `.\\n\\n`)."""
 
 
 @dataclass(frozen=True)
 class StepTokens:
-    """The token ids that delimit steps and the thinking span for one tokenizer.
+    """What marks steps and the thinking span for one tokenizer.
 
+    `step_ids`: the tokens whose own text contains the whole marker. `texts`: the text of every
+    token that can take part in a marker (holds `.` or a newline), for markers that span tokens;
+    None means only `step_ids` mark steps (a one-token marker, matched exactly).
     `think_open`/`think_close` are None when the vocabulary has no such single token; the whole
     completion then counts as the thinking span.
     """
@@ -33,31 +46,32 @@ class StepTokens:
     step_ids: frozenset[int]
     think_open: int | None
     think_close: int | None
+    texts: Mapping[int, str] | None = field(default=None, compare=False, hash=False, repr=False)
 
     @classmethod
     def from_tokenizer(cls, tokenizer, match: Literal["exact", "contains"] = "exact") -> StepTokens:
-        """Find the step ids: the reference's exact id of `.\\n\\n` (default) or every token
-        whose text contains `.\\n\\n` (the paper's wording; 46 tokens in the Qwen2 vocabulary)."""
-        ids = tokenizer.encode(STEP_TEXT, add_special_tokens=False)
-        if match == "exact":
-            if len(ids) != 1:
-                raise StepTokenError(
-                    f"tokenizer {getattr(tokenizer, 'name_or_path', '')!r} has no single token for "
-                    f"'.\\n\\n' (it encodes to {ids}); use a tokenizer with a step token or "
-                    "sprm.step_match: contains")
-            step_ids = frozenset(ids)
-        elif match == "contains":
-            vocab = tokenizer.get_vocab()
-            step_ids = frozenset(
-                i for tok, i in vocab.items()
-                if STEP_TEXT in tokenizer.convert_tokens_to_string([tok]))
-            if not step_ids:
-                raise StepTokenError(
-                    f"tokenizer {getattr(tokenizer, 'name_or_path', '')!r} has no token containing "
-                    "'.\\n\\n'; step scoring needs one")
-        else:
+        """Find how this tokenizer marks steps.
+
+        `exact` (default): when `.\\n\\n` is one token, only that token (the reference's rule,
+        Qwen2's id 382); otherwise wherever the decoded text completes the marker. `contains`:
+        always the decoded-text rule, so also tokens that hold the marker among other characters
+        (46 in the Qwen2 vocabulary, the paper's wording) and markers split over tokens.
+        """
+        if match not in ("exact", "contains"):
             raise ValueError(f"step match must be 'exact' or 'contains', got {match!r}")
-        return cls(step_ids, _single_id(tokenizer, "<think>"), _single_id(tokenizer, "</think>"))
+        name = getattr(tokenizer, "name_or_path", "")
+        ids = tokenizer.encode(STEP_TEXT, add_special_tokens=False)
+        think = (_single_id(tokenizer, "<think>"), _single_id(tokenizer, "</think>"))
+        if match == "exact" and len(ids) == 1:
+            return cls(frozenset(ids), *think)
+        if not ids or tokenizer.decode(ids) != STEP_TEXT:
+            raise StepTokenError(f"tokenizer {name!r} cannot spell '.\\n\\n' (it encodes to {ids} = "
+                                 f"{tokenizer.decode(ids)!r}); step scoring needs it")
+        vocab_size = max(len(tokenizer), max(tokenizer.get_vocab().values()) + 1)
+        decoded = tokenizer.batch_decode([[i] for i in range(vocab_size)])
+        texts = {i: s for i, s in enumerate(decoded) if "." in s or "\n" in s}
+        step_ids = frozenset(i for i, s in texts.items() if STEP_TEXT in s)
+        return cls(step_ids, *think, texts=texts)
 
 
 def _single_id(tokenizer, text: str) -> int | None:
@@ -78,31 +92,63 @@ def inside_think_after(ids: Sequence[int], tokens: StepTokens) -> bool:
     return inside
 
 
+def marker_spans(ids: Sequence[int], tokens: StepTokens) -> list[tuple[int, int]]:
+    """(first, last) token index of every occurrence of the marker in `ids`, in order.
+
+    `first` holds the marker's `.`, `last` completes it. Think tokens break a marker.
+
+    >>> st = StepTokens(frozenset(), None, None, texts={1: ".", 2: "\\n\\n", 3: "\\n", 4: ".\\n\\n"})
+    >>> marker_spans([5, 1, 2, 5, 1, 3, 3, 4], st)
+    [(1, 2), (4, 6), (7, 7)]
+    """
+    texts = tokens.texts
+    if texts is None:
+        return [(i, i) for i, t in enumerate(ids) if t in tokens.step_ids]
+    spans: list[tuple[int, int]] = []
+    tail, tail_idx = "", []  # the last (at most 2) characters before this token, and their tokens
+    for i, t in enumerate(ids):
+        s = texts.get(t)
+        if s is None or t == tokens.think_open or t == tokens.think_close:
+            tail, tail_idx = "", []
+            continue
+        joined = tail + s
+        k = joined.find(STEP_TEXT)
+        if k >= 0:
+            spans.append((tail_idx[k] if k < len(tail) else i, i))
+        owners = tail_idx + [i] * len(s)
+        tail, tail_idx = joined[-2:], owners[-2:]
+    return spans
+
+
 def step_positions(ids: Sequence[int], tokens: StepTokens, start_inside: bool = False) -> list[int]:
     """Indices of the kept step tokens in `ids` (a completion), METHOD.md section 2.
 
     `start_inside` says the thinking span was opened before `ids` began (e.g. by the prompt).
-    Without think tokens in the vocabulary, everything counts as inside.
+    Without think tokens in the vocabulary, everything counts as inside. A marker continues a run
+    when it starts right after the previous marker ends.
 
     >>> st = StepTokens(frozenset({9}), think_open=1, think_close=2)
     >>> step_positions([1, 9, 5, 9, 9, 5, 9, 2, 5, 9], st)
     [3, 6]
     """
+    spans = iter(marker_spans(ids, tokens))
+    nxt = next(spans, None)
     inside = start_inside or tokens.think_open is None
     span_start = 0 if inside else -1
     kept: list[int] = []
-    prev_step = False
+    prev_end = -2
     for i, t in enumerate(ids):
         if t == tokens.think_open:
-            inside, span_start, prev_step = True, i + 1, False
+            inside, span_start, prev_end = True, i + 1, -2
         elif t == tokens.think_close and tokens.think_close is not None:
-            inside, prev_step = False, False
-        elif inside and t in tokens.step_ids:
-            if not prev_step and i != span_start:
-                kept.append(i)
-            prev_step = True
-        else:
-            prev_step = False
+            inside, prev_end = False, -2
+        while nxt is not None and nxt[1] == i:
+            first = nxt[0]
+            if inside and first > prev_end + 1 and first != span_start:
+                kept.append(first)
+            if inside:
+                prev_end = i
+            nxt = next(spans, None)
     return kept
 
 

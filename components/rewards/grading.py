@@ -76,14 +76,21 @@ def extract_boxed(text: str) -> str | None:
     return None
 
 
-def final_answer(completion: str) -> str | None:
+def final_answer(completion: str, think: bool = True) -> str | None:
     """The boxed answer after the last `</think>`; None when either is missing or the box is empty.
+
+    `think=False` is for a model without a thinking span (no `<think>` in its vocabulary, e.g.
+    SmolLM2): the last box of the whole completion.
 
     >>> final_answer("<think>a</think> so \\\\boxed{ 7 }."), final_answer("\\\\boxed{7}")
     ('7', None)
+    >>> final_answer("3 + 4 = 7. \\\\boxed{7}", think=False)
+    '7'
     """
     if not isinstance(completion, str):
         raise TypeError(f"final_answer: expected a str completion, got {type(completion).__name__}")
+    if not think:
+        return extract_boxed(completion) or None
     if THINK_CLOSE not in completion:
         return None
     answer = extract_boxed(completion.rsplit(THINK_CLOSE, 1)[1])
@@ -146,15 +153,15 @@ def answers_equal(pred: str, gold: str) -> bool:
     return equivalent(p, g)
 
 
-def is_correct(completion: str, reference: str) -> bool:
+def is_correct(completion: str, reference: str, think: bool = True) -> bool:
     """True iff the completion's final boxed answer equals `reference`."""
-    pred = final_answer(completion)
+    pred = final_answer(completion, think)
     return pred is not None and answers_equal(pred, reference)
 
 
-def reward(completion: str, reference: str, format_reward: float = 0.1) -> float:
+def reward(completion: str, reference: str, format_reward: float = 0.1, think: bool = True) -> float:
     """Outcome reward: 1.0 correct, `format_reward` well-formed but wrong, 0.0 malformed."""
-    pred = final_answer(completion)
+    pred = final_answer(completion, think)
     if pred is None:
         return 0.0
     return 1.0 if answers_equal(pred, reference) else format_reward

@@ -192,7 +192,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
                                          seed=_gen_seed(cfg.seed, s, rank) % (2**31))
                 t1 = time.perf_counter()
                 cands = [c for g in groups for c in g]
-                rewards = [grade_reward(c.text, data.answers[mine[c.prompt_index]], cfg.reward.format_reward)
+                rewards = [grade_reward(c.text, data.answers[mine[c.prompt_index]], cfg.reward.format_reward, c.think)
                            for c in cands]
             else:
                 with par.gathered(rm.model), par.gathered(rm.head):   # full parameters (no-op unsharded)
@@ -206,7 +206,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
                         raise
                     t1 = time.perf_counter()
                     cands = [c for g in groups for c in g]
-                    rewards = [grade_reward(c.text, data.answers[mine[c.prompt_index]], cfg.reward.format_reward)
+                    rewards = [grade_reward(c.text, data.answers[mine[c.prompt_index]], cfg.reward.format_reward, c.think)
                                for c in cands]
                     rm.score_candidates(cands)
                 g_rewards, g_scores, g_lengths, correct, hm = _track(acc, rewards, cands, cfg.rollout.group_size)

@@ -84,7 +84,7 @@ class DifficultyAgent:
 
         def run(batch: Sequence[Row]) -> list[float]:
             cands = rm.generate([r.problem for r in batch], cfg.k, sampling, cfg.seed, cfg.batch_size)
-            return [sum(is_correct(c.text, r.answer) for c in cs) / max(len(cs), 1)
+            return [sum(is_correct(c.text, r.answer, c.think) for c in cs) / max(len(cs), 1)
                     for r, cs in zip(batch, cands)]
 
         try:

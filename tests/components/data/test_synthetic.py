@@ -57,3 +57,20 @@ def test_difficulty_knob():
     easy = list(generate(200, 0, TaskConfig(min_ops=1, max_ops=1, linear_share=0.0)))
     hard = list(generate(200, 0, TaskConfig(min_ops=5, max_ops=5, linear_share=0.0)))
     assert all(p.meta["n_ops"] == 1 for p in easy) and all(p.meta["n_ops"] == 5 for p in hard)
+
+
+def test_sum_task_and_its_splits():
+    import pytest
+
+    from components.config import ConfigError
+    from components.data.synthetic import TaskConfig, generate, is_heldout
+
+    task = TaskConfig(max_operand=9, heldout_share=0.3, kind="sum")
+    train = list(generate(60, 0, task, "train"))
+    held = list(generate(30, 1, task, "heldout"))
+    assert not {p.problem for p in train} & {p.problem for p in held}
+    p = train[0]
+    a, b = (int(x) for x in p.problem.removeprefix("What is ").removesuffix("?").split(" + "))
+    assert p.answer == str(a + b) and p.solution.endswith(f"\\boxed{{{a + b}}}") and not is_heldout(p.problem, 0.3)
+    with pytest.raises(ConfigError, match="task.kind"):
+        TaskConfig(kind="product")

@@ -56,6 +56,46 @@ def test_qwen2_vocabulary_steps(shared_dir):
     assert kept == [".\n\n", ".\n\n"]  # ".\n\n\n" is another token: only "contains" mode sees it
     st_contains = StepTokens.from_tokenizer(tok, "contains")
     assert len(step_positions(ids, st_contains)) == 3
+    # Bit-identical to matching id 382 alone: the exact rule reads no token texts at all.
+    assert exact.texts is None and step_positions(ids, st) == [i for i in step_positions(
+        ids, StepTokens(frozenset({382}), st.think_open, st.think_close))]
+
+
+SPLIT = StepTokens(frozenset({4}), None, None, texts={1: ".", 2: "\n\n", 3: "\n", 4: ".\n\n", 6: "a."})
+
+
+@pytest.mark.parametrize("ids, expected", [
+    ([5, 1, 2, 5, 1, 2], [1, 4]),          # "." + "\n\n": the step token is the "."
+    ([5, 1, 3, 3, 5], [1]),                # "." + "\n" + "\n"
+    ([5, 6, 2, 5], [1]),                   # "a." + "\n\n": the "." sits inside a longer token
+    ([5, 1, 2, 1, 2, 5, 4], [1, 6]),       # a run of split markers: only the first
+    ([1, 2, 5, 1, 2], [3]),                # a marker at the span start is ignored
+    ([5, 1, 5, 2, 5, 1, 3, 5], []),        # never completed
+])
+def test_split_markers(ids, expected):
+    assert step_positions(ids, SPLIT) == expected
+
+
+def _decode_counts(tok, ids, pos):
+    """How many markers the text holds up to and including each kept step token's marker."""
+    return [tok.decode(ids[: p + 3]).count(".\n\n") for p in pos]
+
+
+def test_smollm2_vocabulary_steps(smollm2_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(smollm2_dir))
+    assert tok.encode(".\n\n", add_special_tokens=False) == [30, 1116]
+    st = StepTokens.from_tokenizer(tok)  # exact: no single token, so the decoded-text rule
+    assert st.think_open is None and st.texts is not None
+    text = "First, 3 + 4 = 7.\n\nThen 7 * 2 = 14.\n\n.\n\nSo we get 14.\n\n\nThe answer is \\boxed{14}."
+    ids = tok.encode(text, add_special_tokens=False)
+    pos = step_positions(ids, st)
+    assert len(pos) == 3
+    assert all(tok.decode([ids[p]]).startswith(".") or tok.decode([ids[p]]).endswith(".") for p in pos)
+    before = [tok.decode(ids[:p]) for p in pos]  # the text up to the score position
+    assert [b.rstrip().endswith(("7", "14")) for b in before] == [True, True, True]
+    assert step_positions(ids, StepTokens.from_tokenizer(tok, "contains")) == pos
 
 
 def test_tokenizer_without_step_token_is_refused(shared_dir):
@@ -67,7 +107,10 @@ def test_tokenizer_without_step_token_is_refused(shared_dir):
         def encode(self, text, add_special_tokens=False):
             return [1, 2, 3]
 
-    with pytest.raises(StepTokenError, match="no single token"):
+        def decode(self, ids):
+            return "<unk>" * len(ids)
+
+    with pytest.raises(StepTokenError, match="cannot spell"):
         StepTokens.from_tokenizer(NoStep())
     assert AutoTokenizer  # the real tokenizers are covered above
 
