@@ -12,9 +12,9 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from components.config import build, read_params
 from components.data.synthetic import TaskConfig
 from components.model.bootstrap import BootstrapConfig, run_bootstrap
+from components.pipeline_params import load_pipeline_params
 
 
 @task(name="bootstrap", cache_policy=NO_CACHE)  # trains and writes a model directory
@@ -27,9 +27,9 @@ def bootstrap_task(out_dir: Path, cfg: BootstrapConfig, task_cfg: TaskConfig) ->
 def bootstrap_flow(out_dir: Path = Path("models/bootstrap"), params: Path = Path("params.yaml"),
                    steps: int | None = None) -> dict:
     """Bootstrap the tiny policy into `out_dir`; returns its report (pass@1, pass@N, seconds)."""
-    p = read_params(params) if Path(params).is_file() else {}
-    cfg = build(BootstrapConfig, p.get("bootstrap"), "bootstrap")
+    p = load_pipeline_params(params)          # a missing file, an unknown section or key is refused
+    cfg = p.bootstrap
     if steps is not None:
         cfg = replace(cfg, steps=steps)
-    report = bootstrap_task(Path(out_dir), cfg, build(TaskConfig, p.get("task"), "task"))
+    report = bootstrap_task(Path(out_dir), cfg, p.task)
     return {**report, "model_dir": str(out_dir)}

@@ -13,7 +13,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from components.config import as_flat_dict
-from components.data.cleaning import CleanConfig, CleanReport, load_clean_config, run_clean
+from components.data.cleaning import CleanConfig, CleanReport, run_clean
+from components.pipeline_params import load_pipeline_params
 from components.data.ledger import report_metrics
 from components.registry.store import DEFAULT_TRACKING_URI, ensure_experiment
 
@@ -44,7 +45,7 @@ def clean_flow(sources: list[str] | None = None, out_dir: Path = Path("data/clea
                params: Path = Path("params.yaml"), tracking_uri: str = DEFAULT_TRACKING_URI,
                experiment: str = "reflective-math") -> dict:
     """Clean `sources` (default: the embedded `synthetic-default`) into `out_dir`; log to MLflow."""
-    cfg = load_clean_config(params) if Path(params).is_file() else CleanConfig()
+    cfg = load_pipeline_params(params).clean  # a missing file, an unknown section or key is refused
     report = clean_task(sources or ["synthetic-default"], Path(out_dir), eval_sets, policy, cfg)
     run_id = log_task(report, cfg, tracking_uri, experiment)
     return {"rows_in": report.rows_in, "rows_kept": report.rows_kept,

@@ -30,16 +30,20 @@ def _params_arg(p: argparse.ArgumentParser) -> None:
                    help="params file with one section per stage (default: params.yaml)")
 
 
+def _load_params(path: Path):
+    """Every section of the params file, strictly: a missing file, an unknown section or key is refused."""
+    from components.pipeline_params import load_pipeline_params
+
+    return load_pipeline_params(path)
+
+
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from components.config import build, read_params
-    from components.data.synthetic import TaskConfig
-    from components.model.bootstrap import BootstrapConfig, run_bootstrap
+    from components.model.bootstrap import run_bootstrap
 
-    params = read_params(args.params) if args.params.is_file() else {}
-    cfg = build(BootstrapConfig, params.get("bootstrap"), "bootstrap")
-    task = build(TaskConfig, params.get("task"), "task")
+    params = _load_params(args.params)
+    cfg, task = params.bootstrap, params.task
     if args.steps is not None:
         cfg = replace(cfg, steps=args.steps)
     report = run_bootstrap(args.out, cfg, task)
@@ -101,9 +105,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from components.data.cleaning import CleanConfig, load_clean_config, run_clean
+    from components.data.cleaning import run_clean
 
-    cfg = load_clean_config(args.params) if args.params.is_file() else CleanConfig()
+    cfg = _load_params(args.params).clean
     rep = run_clean(args.sources, args.out, args.eval_sets, args.policy, cfg)
     print(f"clean: {rep.rows_in} rows in, {rep.rows_kept} kept, {rep.rows_rejected} rejected "
           f"-> {rep.out_dir} ({rep.timings['total']:.1f} s)")
@@ -111,13 +115,11 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from components.config import build, read_params
-    from components.training.config import TrainConfig, with_overrides
+    from components.training.config import with_overrides
     from components.training.progress import training_progress
     from components.training.trainer import run_train
 
-    params = read_params(args.params) if args.params.is_file() else {}
-    cfg = with_overrides(build(TrainConfig, params.get("train"), "train"), args.steps, args.loss)
+    cfg = with_overrides(_load_params(args.params).train, args.steps, args.loss)
     uri = None if args.tracking_uri.lower() == "none" else args.tracking_uri
     with training_progress(cfg.steps) as on_step:
         result = run_train(cfg, args.model, args.data, args.out, uri, args.resume, on_step=on_step)
@@ -130,13 +132,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from components.config import build, read_params
-    from components.data.synthetic import TaskConfig
-    from components.evaluation.runner import EvaluateConfig, parse_heads, run_evaluate
+    from components.evaluation.runner import parse_heads, run_evaluate
 
-    params = read_params(args.params) if args.params.is_file() else {}
-    cfg = build(EvaluateConfig, params.get("evaluate"), "evaluate")
-    task = build(TaskConfig, params.get("task"), "task")
+    params = _load_params(args.params)
+    cfg, task = params.evaluate, params.task
     if args.efforts:
         cfg = cfg.with_efforts(args.efforts.split(","))
     if args.n_problems is not None:
@@ -155,6 +154,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_register(args: argparse.Namespace) -> int:
     from flows.register import register_flow
 
+    _load_params(args.params)                    # refused before Prefect starts
     tags = dict(_key_value(t) for t in args.tag or [])
     print(json.dumps(register_flow(args.model, args.params, args.tracking_uri, args.name, tags)))
     return 0
@@ -163,6 +163,7 @@ def cmd_register(args: argparse.Namespace) -> int:
 def cmd_promote(args: argparse.Namespace) -> int:
     from flows.promote import promote_flow
 
+    _load_params(args.params)                    # refused before Prefect starts
     # A challenger that loses the gate is a decision, not an error: exit 0 either way.
     print(json.dumps(promote_flow(args.version, args.eval_dir, None, args.params, args.tracking_uri, args.name),
                      default=str))
@@ -172,6 +173,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from flows.pipeline import pipeline
 
+    _load_params(args.params)                    # refused before Prefect starts
     pipeline(args.params, args.workdir, args.tracking_uri, args.model, args.source, args.eval_sets,
              use_cache=not args.no_cache)
     return 0

@@ -11,9 +11,9 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from components.config import build, read_params
 from components.data.synthetic import TaskConfig
 from components.evaluation.runner import EvalResult, EvaluateConfig, run_evaluate
+from components.pipeline_params import load_pipeline_params
 from components.registry.store import DEFAULT_TRACKING_URI
 
 
@@ -32,9 +32,8 @@ def evaluate_flow(model_dir: Path = Path("models/train/last"), eval_sets: list[s
                   extra_heads: dict[str, Path] | None = None,
                   train_parquet: Path | None = None) -> dict[str, float]:
     """Evaluate `model_dir` on `eval_sets` (default: evaluate.eval_sets); returns the flat metrics."""
-    p = read_params(params) if Path(params).is_file() else {}
-    cfg = build(EvaluateConfig, p.get("evaluate"), "evaluate")
-    task_cfg = build(TaskConfig, p.get("task"), "task")
+    p = load_pipeline_params(params)          # a missing file, an unknown section or key is refused
+    cfg, task_cfg = p.evaluate, p.task
     result = evaluate_task(Path(model_dir), list(eval_sets or cfg.eval_sets), cfg, Path(out_dir),
                            tracking_uri, extra_heads, train_parquet, task_cfg)
     return result.metrics

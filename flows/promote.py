@@ -14,12 +14,10 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from components.config import build, read_params
-from components.data.synthetic import TaskConfig
-from components.evaluation.runner import EvaluateConfig
+from components.pipeline_params import load_pipeline_params
 from components.registry.promotion import (Decision, PromoteConfig, champion_to_reevaluate, eval_fingerprint,
                                            promote)
-from components.registry.pyfunc import RegisterConfig, download_model_dir
+from components.registry.pyfunc import download_model_dir
 from components.registry.store import DEFAULT_TRACKING_URI
 from flows.registry_io import REGISTRY_RETRIES, REGISTRY_RETRY_DELAY_S, registry_io_only
 
@@ -54,17 +52,17 @@ def promote_flow(version: str, eval_dir: Path = Path("reports/eval"), metrics: d
                  name: str | None = None, eval_sets: list[str] | None = None,
                  workdir: Path = Path(".")) -> dict:
     """Gate `version` (metrics from `metrics` or `eval_dir/metrics.json`) against the champion."""
-    p = read_params(params) if Path(params).is_file() else {}
-    eval_cfg = build(EvaluateConfig, p.get("evaluate"), "evaluate")
-    cfg = build(PromoteConfig, p.get("promote"), "promote").with_efforts(eval_cfg.efforts)
-    name = name or build(RegisterConfig, p.get("register"), "register").name
+    p = load_pipeline_params(params)          # a missing file, an unknown section or key is refused
+    cfg = p.promote
+    name = name or p.register.name
+    eval_cfg = p.evaluate
     sets = list(eval_sets or eval_cfg.eval_sets)
     if metrics is None:
         path = Path(eval_dir) / "metrics.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no evaluation metrics; run `reflect evaluate` on version {version} first")
         metrics = json.loads(path.read_text(encoding="utf-8"))
-    fingerprint = eval_fingerprint(eval_cfg, build(TaskConfig, p.get("task"), "task"), sets)
+    fingerprint = eval_fingerprint(eval_cfg, p.task, sets)
     measured: dict[str, dict] = {}
     stale = stale_champion_task(name, tracking_uri, fingerprint)
     if stale is not None and stale != str(version):

@@ -7,12 +7,13 @@ aha step). Retried only when the registry is unreachable.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from components.config import build, read_params
+from components.pipeline_params import load_pipeline_params
 from components.registry.lineage import git_commit
 from components.registry.pyfunc import RegisterConfig, register_model
 from components.registry.store import DEFAULT_TRACKING_URI
@@ -29,7 +30,8 @@ def register_task(model_dir: Path, name: str, tracking_uri: str, tags: dict[str,
 def register_flow(model_dir: Path, params: Path = Path("params.yaml"), tracking_uri: str = DEFAULT_TRACKING_URI,
                   name: str | None = None, tags: dict[str, str] | None = None) -> dict:
     """Register `model_dir` under `name` (default register.name) with alias `challenger`; returns name and version."""
-    cfg = build(RegisterConfig, (read_params(params) if Path(params).is_file() else {}).get("register"), "register")
+    p = load_pipeline_params(params)          # a missing file, an unknown section or key is refused
+    cfg = replace(p.register, serving=p.register.serving.resolved(p.evaluate.max_n))   # default cap on N
     all_tags = {"git_commit": git_commit(Path(__file__).resolve().parents[1]), **(tags or {})}
     version = register_task(Path(model_dir), name or cfg.name, tracking_uri, all_tags, cfg)
     return {"name": name or cfg.name, "version": version, "alias": cfg.alias}

@@ -12,7 +12,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from components.config import build, read_params
+from components.pipeline_params import load_pipeline_params
 from components.training.config import TrainConfig, with_overrides
 from components.training.progress import training_progress
 from components.training.trainer import TrainResult, run_train
@@ -35,8 +35,7 @@ def train_flow(model_dir: Path = Path("models/bootstrap"), data_path: Path = Pat
 
     `steps` / `loss` (`spr` or `bce`, the paper's ablation) override the params file.
     """
-    p = read_params(params) if Path(params).is_file() else {}
-    cfg = with_overrides(build(TrainConfig, p.get("train"), "train"), steps, loss)
+    cfg = with_overrides(load_pipeline_params(params).train, steps, loss)   # missing file/unknown section refused
     result = train_task(cfg, Path(model_dir), Path(data_path), Path(out_dir), tracking_uri, resume)
     return {"model_dir": str(result.model_dir), "checkpoint": str(result.checkpoint), "steps": result.steps,
             "aha_step": result.aha_step, "run_id": result.run_id, "warnings": result.warnings,

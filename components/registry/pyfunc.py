@@ -12,6 +12,8 @@ picks (`register.selector`: `sprm_best`, the paper's best-of-N, or `sprm_vote`, 
             temperature (default: the model's generation config), seed (default 0),
             return_candidates (default false)
     output  DataFrame: problem, answer, score, chosen, n, head_trained [, candidates (JSON)]
+    limits  `register.serving` (components/registry/limits.py): N per problem, problems x N, problem
+            length, temperature in [0, 2], seed range; a request outside them is refused (HTTP 400, one line)
 
 Served with `mlflow models serve -m models:/reflective-math@champion --env-manager local`, a
 request carries its own effort: `{"dataframe_records": [{"problem": "..."}], "params": {"effort": "low"}}`.
@@ -24,7 +26,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,16 +40,15 @@ from mlflow.exceptions import MlflowException
 from components.config import ConfigError
 from components.registry.connection import RetryPolicy, with_retries
 from components.registry.lineage import dir_digest
+from components.registry.limits import DEFAULT_EFFORT, RequestRefused, ServingLimits, check_request, parse_effort
 from components.registry.store import ensure_experiment
 
 MODEL_ARTIFACT = "reflective_model"
 LOGGED_NAME = "model"
-DEFAULT_EFFORT = "medium"
 # Packages the pyfunc imports at load and predict time (pinned to what registered it).
 RUNTIME_PACKAGES = ("mlflow", "torch", "transformers", "tokenizers", "safetensors", "accelerate",
                     "numpy", "pandas", "pyyaml", "math-verify")
 EXAMPLE_PROBLEM = "Compute (3 + 4) * 2."
-MAX_PROBLEMS = 256                     # per request; override with model_config={"max_problems": ...} at load
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class RegisterConfig:
     timeout_s: float = 5.0                # per health probe
     device: str = "cpu"                   # device the served model loads on
     selector: str = "sprm_best"           # how the served model picks among its N candidates
+    serving: ServingLimits = field(default_factory=ServingLimits)   # what one request may ask for
 
     def __post_init__(self) -> None:
         from components.inference.selection import SERVED_SELECTORS
@@ -77,7 +79,7 @@ class RegisterConfig:
 
 
 def _bad_input(message: str) -> MlflowException:
-    return MlflowException.invalid_parameter_value(message)
+    return RequestRefused(message)
 
 
 def problems_from_input(model_input: Any) -> list[str]:
@@ -112,20 +114,6 @@ def problems_from_input(model_input: Any) -> list[str]:
     return values
 
 
-def parse_effort(value: Any) -> str | int:
-    """`low`/`medium`/`high`, or a positive number of candidates (int or digit string)."""
-    from components.inference.solve import effort_to_n
-
-    effort: str | int = int(value) if isinstance(value, str) and value.strip().isdigit() else value
-    if isinstance(effort, str):
-        effort = effort.strip().lower()
-    try:
-        effort_to_n(effort)
-    except (ValueError, TypeError) as exc:
-        raise _bad_input(f"param 'effort': {exc}") from None
-    return effort
-
-
 class ReflectivePyfunc(mlflow.pyfunc.PythonModel):
     """Best-of-N with the SPRM head behind MLflow's pyfunc interface (see the module docstring)."""
 
@@ -134,7 +122,7 @@ class ReflectivePyfunc(mlflow.pyfunc.PythonModel):
 
         config = dict(context.model_config or {})
         self._rm = ReflectiveModel.load(context.artifacts[MODEL_ARTIFACT], device=config.get("device", "cpu"))
-        self._max_problems = int(config.get("max_problems", MAX_PROBLEMS))
+        self._limits = ServingLimits.from_config(config.get("serving"))
         # versions registered before the selector was configurable answered by SPRM best-of-N
         self._selector = str(config.get("selector", "sprm_best"))
         self._lock = threading.Lock()   # one generate at a time: seeded sampling stays reproducible
@@ -147,22 +135,17 @@ class ReflectivePyfunc(mlflow.pyfunc.PythonModel):
 
         params = dict(params or {})
         problems = problems_from_input(model_input)
-        if len(problems) > self._max_problems:
-            raise _bad_input(f"{len(problems)} problems in one request; at most {self._max_problems}")
-        effort = parse_effort(params.get("effort") or DEFAULT_EFFORT)
+        request = check_request(problems, params, self._limits)
         sampling = self._rm.default_sampling()
-        if params.get("temperature") is not None:
-            temperature = float(params["temperature"])
-            if temperature < 0:
-                raise _bad_input(f"param 'temperature' must be >= 0, got {temperature}")
-            sampling = replace(sampling, temperature=temperature)
-        seed = int(params.get("seed") or 0)
+        if request.temperature is not None:
+            sampling = replace(sampling, temperature=request.temperature)
         try:
             with self._lock:
-                solutions = solve(self._rm, problems, effort, sampling, seed=seed, selector=self._selector)
+                solutions = solve(self._rm, problems, request.effort, sampling, seed=request.seed,
+                                  selector=self._selector)
         except PromptError as exc:
             raise _bad_input(str(exc)) from None
-        return solutions_frame(solutions, bool(params.get("return_candidates", False)))
+        return solutions_frame(solutions, request.return_candidates)
 
 
 def solutions_frame(solutions, with_candidates: bool) -> pd.DataFrame:
@@ -237,6 +220,7 @@ def register_model(model_dir: Path | str, name: str | None, tracking_uri: str, t
     all_tags.update(model_digest=dir_digest(model_dir), head_trained=str(head_file(model_dir) is not None).lower(),
                     selector=cfg.selector)
     code_dir = Path(__file__).resolve().parents[1]     # the `components` package
+    limits = cfg.serving.resolved(_default_max_n())
 
     def log_and_register() -> str:
         mlflow.set_tracking_uri(tracking_uri)
@@ -249,7 +233,8 @@ def register_model(model_dir: Path | str, name: str | None, tracking_uri: str, t
                 signature=model_signature(default_temperature(model_dir)),
                 input_example=(pd.DataFrame({"problem": [EXAMPLE_PROBLEM]}), {"effort": "low"}),
                 code_paths=[str(code_dir)], pip_requirements=pip_requirements(),
-                model_config={"device": cfg.device, "max_problems": MAX_PROBLEMS, "selector": cfg.selector},
+                model_config={"device": cfg.device, "serving": limits.as_config(),
+                              "selector": cfg.selector},
                 registered_model_name=name)
             version = str(info.registered_model_version)
             client = MlflowClient(tracking_uri)
@@ -261,6 +246,13 @@ def register_model(model_dir: Path | str, name: str | None, tracking_uri: str, t
     version = with_retries(log_and_register, tracking_uri, cfg.retry, log)
     log(f"register: {name} version {version} <- {model_dir} (alias {cfg.alias})")
     return version
+
+
+def _default_max_n() -> int:
+    """`evaluate.max_n`'s default: the serving cap on candidates when `register.serving` leaves it unset."""
+    from components.evaluation.runner import EvaluateConfig
+
+    return EvaluateConfig().max_n
 
 
 def download_model_dir(name: str, ref: str, tracking_uri: str, dst: Path | str) -> Path:

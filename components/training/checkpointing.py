@@ -5,14 +5,19 @@ Layout of `<out>/checkpoints/step-000025/`:
   loadable on its own by `ReflectiveModel.load`;
 - `optimizer.pt`: the AdamW state dict (tensors, numbers and tuples only: `weights_only=True` loads it);
 - `rng.pt`: torch CPU (and CUDA) RNG states (tensors only);
-- `trainer_state.json`: step, per-step metric history, scheduler state, MLflow run id, the config
-  and the model's architecture signature (to refuse resuming onto another model).
+- `trainer_state.json`: step, per-step metric history, scheduler state, MLflow run id, the config,
+  the model's architecture signature (to refuse resuming onto another model) and the digests of the
+  training data and the base model (to refuse resuming another run: `check_same_inputs`).
+
+A `checkpoints/` directory belongs to one run: a fresh run refuses one that is not empty
+(`check_fresh_start`), so an older run's checkpoints are never pruned into, or resumed by, a new one.
 Each checkpoint is written to a temporary sibling, fsynced and renamed into place
 (`components.model.checkpoint.save_atomically`), so a crash or a full disk leaves the previous one usable.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -49,6 +54,8 @@ class TrainerState:
     mlflow_run_id: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
     architecture: dict[str, Any] = field(default_factory=dict)
+    data_digest: str | None = None              # md5 of the training set file
+    base_model_digest: str | None = None        # md5 over the initial policy directory's files
 
 
 def architecture_of(model_dir: Path) -> dict[str, Any]:
@@ -56,6 +63,62 @@ def architecture_of(model_dir: Path) -> dict[str, Any]:
     cfg = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
     text = cfg.get("text_config") or {}
     return {k: cfg.get(k, text.get(k)) for k in ARCH_KEYS}
+
+
+def file_md5(path: Path) -> str:
+    """`md5:<hex>` of a file's bytes (the training set's identity)."""
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return f"md5:{h.hexdigest()}"
+
+
+def dir_md5(path: Path) -> str:
+    """`md5:<hex>` over the relative paths and bytes of every file under `path` (the base model's identity)."""
+    h = hashlib.md5()
+    root = Path(path)
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = f.relative_to(root)
+        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            continue
+        h.update(rel.as_posix().encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return f"md5:{h.hexdigest()}"
+
+
+def run_identity(model_dir: Path, data_path: Path) -> dict[str, str]:
+    """The inputs a checkpoint belongs to: `data_digest` and `base_model_digest` (TrainerState fields)."""
+    return {"data_digest": file_md5(Path(data_path)), "base_model_digest": dir_md5(Path(model_dir))}
+
+
+def check_fresh_start(root: Path, resume: bool) -> None:
+    """Refuse a run without `resume` whose checkpoint directory already holds something.
+
+    Pruning keeps the highest step numbers, so an older run's checkpoints would outlive the new run's.
+    """
+    root = Path(root)
+    if resume or not root.is_dir():
+        return
+    entries = sorted(p.name for p in root.iterdir())
+    if entries:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise CheckpointError(f"{root}: holds checkpoints of an earlier run ({shown}); pass --resume to continue "
+                              f"that run, or use another --out (or delete {root}) to start a new one")
+
+
+def check_same_inputs(loaded: LoadedCheckpoint, identity: dict[str, str]) -> None:
+    """Refuse resuming a checkpoint trained on other data or from another base model."""
+    labels = {"data_digest": "training data (--data)", "base_model_digest": "base model (--model)"}
+    for key, want in identity.items():
+        have = getattr(loaded.state, key)
+        if have != want:
+            raise CheckpointError(
+                f"{loaded.path}: checkpoint belongs to a run on other {labels[key]} ({key} {have or 'not recorded'}, "
+                f"this run's is {want}); use another --out for a new run, or the run's own inputs to resume it")
 
 
 def save_checkpoint(root: Path, rm, optimizer: torch.optim.Optimizer, state: TrainerState,

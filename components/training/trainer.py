@@ -36,7 +36,7 @@ from components.training.config import TrainConfig
 from components.training.grpo import group_advantages
 from components.training.joint_loss import PolicyWithHead, joint_loss, reference_logprobs
 from components.training.plots import plot_score_gap
-from components.training.rollouts import build_batch, file_md5, fit_to_context, load_training_set, step_prompts
+from components.training.rollouts import build_batch, fit_to_context, load_training_set, step_prompts
 from components.training.run_log import MlflowRunLog, RunLog, SilentRunLog
 from components.training.spr_loss import loss_kind_at
 from components.training.tracking import detect_aha, head_metrics, never_kept_warning
@@ -94,9 +94,12 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
     flat_cfg = as_flat_dict(cfg)
     arch = ckpt.architecture_of(model_dir) if (model_dir / "config.json").is_file() else None
 
+    ckpt.check_fresh_start(ckpt_root, resume)
+    identity = ckpt.run_identity(model_dir, data_path)
     loaded = None
     if resume and (latest := ckpt.latest_checkpoint(ckpt_root)) is not None:
         loaded = ckpt.load_checkpoint(latest, arch, flat_cfg)
+        ckpt.check_same_inputs(loaded, identity)
         say(f"train: resuming from {latest} (step {loaded.state.step})")
     torch.manual_seed(cfg.seed)                  # the fresh head's initialisation
     rm = ReflectiveModel.load(loaded.model_dir if loaded else model_dir, device=str(acc.device))
@@ -123,7 +126,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
         [{"params": policy_params, "lr": cfg.optim.policy_lr}, {"params": head_params, "lr": cfg.optim.head_lr}],
         weight_decay=cfg.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factors(cfg))
-    state = ckpt.TrainerState(step=0, config=flat_cfg, architecture=arch or {})
+    state = ckpt.TrainerState(step=0, config=flat_cfg, architecture=arch or {}, **identity)
     if loaded:
         if fsdp:
             par.load_optimizer_state(joint, optimizer, loaded.optimizer, loaded.path)
@@ -146,7 +149,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
                             "world_size": world, "head_features": rm.head.features,
                             "policy_parameters": sum(p.numel() for p in policy_params),
                             "head_parameters": sum(p.numel() for p in head_params)})
-        run_log.set_tags({"data_version": f"md5:{file_md5(data_path)}", "data_rows": str(len(data)),
+        run_log.set_tags({"data_version": identity["data_digest"], "data_rows": str(len(data)),
                           **({"resumed_from": str(loaded.path)} if loaded else {})})
     say(f"train: {len(data)} problems, {cfg.steps} steps x {per_step} prompts x G={cfg.rollout.group_size} "
         f"on {world} process(es){' (FSDP)' if fsdp else ''}, head reads {rm.head.features}")

@@ -65,3 +65,33 @@ def test_tracking_uri_defaults_follow_mlflow_tracking_uri(monkeypatch):
                  ("train",), ("serve",), ("deploy", "--cron", "0 3 * * 1")):
         assert parse(*argv).tracking_uri == "http://127.0.0.1:5000", argv
     assert parse("run", "--tracking-uri", "sqlite:///x.db").tracking_uri == "sqlite:///x.db"
+
+
+PARAMS_COMMANDS = [
+    ["bootstrap", "--out", "{tmp}/m"],
+    ["clean", "--source", "synthetic-default", "--out", "{tmp}/clean"],
+    ["train", "--out", "{tmp}/train", "--tracking-uri", "none"],
+    ["evaluate", "--out", "{tmp}/eval"],
+    ["register", "--model", "{tmp}/m", "--tracking-uri", "sqlite:///{tmp}/mlflow.db"],
+    ["promote", "--version", "1", "--tracking-uri", "sqlite:///{tmp}/mlflow.db"],
+    ["run", "--workdir", "{tmp}/w"],
+    ["deploy", "--cron", "0 3 * * 1", "--workdir", "{tmp}/w"],
+]
+
+
+@pytest.mark.parametrize("argv", PARAMS_COMMANDS, ids=lambda a: a[0])
+def test_every_command_refuses_a_missing_params_file(argv, tmp_path, capsys):
+    args = [a.format(tmp=tmp_path) for a in argv] + ["--params", str(tmp_path / "nope.yaml")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "nope.yaml: params file not found" in err, err
+
+
+@pytest.mark.parametrize("argv", PARAMS_COMMANDS, ids=lambda a: a[0])
+def test_every_command_refuses_an_unknown_section(argv, tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text("trian:\n  steps: 3\n")
+    args = [a.format(tmp=tmp_path) for a in argv] + ["--params", str(params)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown section 'trian'" in err, err

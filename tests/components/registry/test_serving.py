@@ -14,6 +14,18 @@ from components.registry.serving import ServeError, invoke, model_uri, serve_com
 NAME = "reflective-math"
 
 
+def _post(url: str, problems: list[str], params: dict) -> tuple[int, dict]:
+    """POST one request as raw JSON (NaN and 2**64 included, as a client may send them)."""
+    import json
+
+    import requests
+
+    payload = json.dumps({"dataframe_records": [{"problem": p} for p in problems], "params": params})
+    resp = requests.post(url + "/invocations", data=payload, headers={"Content-Type": "application/json"},
+                         timeout=120)
+    return resp.status_code, resp.json()
+
+
 def test_serve_command_is_local_env_on_loopback():
     cmd = serve_command(model_uri(NAME), port=5123)
     assert cmd[:3] == [sys.executable, "-m", "mlflow"]
@@ -46,4 +58,15 @@ def test_champion_answers_invocations_with_effort_per_request(tmp_path, sft_tiny
         assert high[0]["n"] == 4 and "candidates" in high[0]
         with pytest.raises(ServeError, match="HTTP 400.*unknown effort"):
             invoke(server.url, ["Compute 9 - 5."], {"effort": "extreme"})
+        for params, says in [({"effort": "1000000"}, "at most 32 per problem"), ({"effort": "²"}, "param 'effort'"),
+                             ({"temperature": float("nan")}, "param 'temperature'"),
+                             ({"seed": 2**64}, "param 'seed'"), ({"seed": -3}, "param 'seed'")]:
+            status, body = _post(server.url, ["Compute 9 - 5."], params)
+            assert status == 400, (params, body)
+            assert body["error_code"] == "INVALID_PARAMETER_VALUE" and "stack_trace" not in body, body
+            assert says in body["message"] and "\n" not in body["message"], body["message"]
+            assert "Failed to predict" not in body["message"] and "Traceback" not in body["message"]
+        status, body = _post(server.url, ["x" * 5000], {"effort": "low"})
+        assert status == 400 and body["message"].startswith("problem 0: 5000 characters"), body
+        assert len(invoke(server.url, ["Compute 9 - 5."], {"effort": "low"})) == 1     # still serving
     assert server.process.poll() is not None                                 # stopped
