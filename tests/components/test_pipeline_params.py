@@ -18,6 +18,12 @@ def test_the_repository_params_load():
     assert p.register.name == "reflective-math" and p.clean.task == p.task
 
 
+def test_the_smollm2_params_load():
+    p = load_pipeline_params(REPO / "params.smollm2.yaml")
+    assert p.task.kind == "sum" and p.clean.task == p.task
+    assert p.evaluate.max_n >= p.promote.n and p.train.rollout.max_new_tokens == 32
+
+
 @pytest.mark.parametrize("text, match", [
     ("trian: {steps: 3}\n", "unknown section 'trian'"),
     ("train: {stepz: 3}\n", "params.yaml:train: unknown key 'stepz'"),

@@ -38,7 +38,7 @@ def test_real_checkpoint_pipeline_then_serve(tmp_path, smollm2_dir, prefect_harn
         assert f"pipeline [{i}/6] {stage}" in log
     assert out["version"] == "1" and out["champion"] == "1", out["promotion"]
     client = MlflowClient(out["tracking_uri"])
-    assert client.get_model_version_by_alias("reflective-math", "champion").version == "1"
+    assert str(client.get_model_version_by_alias("reflective-math", "champion").version) == "1"
     with start_server(model_uri("reflective-math", "champion"), out["tracking_uri"], timeout_s=300,
                       log_path=tmp_path / "serve.log") as server:
         low = invoke(server.url, ["What is 4 + 3?"], {"effort": "low", "seed": 0, "return_candidates": True})
