@@ -63,12 +63,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
         sampling = replace(sampling, temperature=args.temperature)
     if args.top_p is not None:
         sampling = replace(sampling, top_p=args.top_p)
-    if args.selector is None:
-        from components.config import build, read_params
-        from components.registry.pyfunc import RegisterConfig
+    if args.selector is None:                 # the served selector of the params file
+        from components.pipeline_params import load_pipeline_params
 
-        params = read_params(args.params) if args.params.is_file() else {}
-        args.selector = build(RegisterConfig, params.get("register"), "register").selector
+        args.selector = load_pipeline_params(args.params).register.selector
     selector = args.selector
     sol = solve(rm, [args.problem], args.effort, sampling, seed=args.seed, selector=selector)[0]
     if args.json:
