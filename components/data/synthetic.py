@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -241,3 +242,43 @@ def generate(n: int, seed: int, cfg: TaskConfig = TaskConfig(), split: str = "tr
         seen.add(p.problem)
         yield Problem(f"synthetic-{split}-{seed}-{i}", p.problem, p.answer, p.solution, p.meta)
         i += 1
+
+
+# ---------------------------------------------------------------- what a person types
+
+_SYMBOLS = (("\\times", "*"), ("\\cdot", "*"), ("\\div", "/"), ("×", "*"), ("·", "*"), ("∗", "*"),
+            ("÷", "/"), ("−", "-"), ("–", "-"), ("$", ""))
+_WORD_OPS = ((r"\bplus\b", "+"), (r"\bminus\b", "-"), (r"\b(?:times|multiplied by)\b", "*"),
+             (r"\b(?:divided by|over)\b", "/"))
+_ASK = re.compile(r"^(?:please\s+)?(?:compute|calculate|evaluate|simplify|work out|find|what\s+is|what's"
+                  r"|how much is)\s*:?\s*(?:the value of\s+)?", re.IGNORECASE)
+_EXPRESSION = re.compile(r"[\d+\-*/() ]*\d[\d+\-*/() ]*")
+_LINEAR_ASK = re.compile(r"^(?:solve(?:\s+for\s+x)?\s*[:,]?\s*)?(\d+)\s*\*?\s*x\s*\+\s*(\d+)\s*=\s*(\d+)"
+                         r"(?:\s*(?:for\s+x|,?\s*x\s*=\s*\?))?$", re.IGNORECASE)
+_TAIL = " ?.!="
+
+
+def to_task_format(text: str) -> str:
+    """`text` rewritten in the embedded task's own format when it asks one of its problems.
+
+    The task writes `Compute (3+4)*2.` and `Solve for x: 3*x+5=20.`, never a space inside the
+    expression; a person writes `Compute (3 + 4) * 2.`, `What is 7*8?`, `(3+4)*2`, `7 x 8 =`,
+    `3 times 4` or `solve 3x + 5 = 20`. Those become the task's text; anything else (other
+    words, digits separated only by a space, an empty expression) is returned unchanged, and so
+    is the task's own text. Only for the embedded task's model: a real checkpoint reads text as
+    written.
+    """
+    s = " ".join(text.split())
+    for symbol, op in _SYMBOLS:
+        s = s.replace(symbol, op)
+    s = s.strip().rstrip(_TAIL).strip()
+    m = _LINEAR_ASK.match(s)
+    if m:
+        return f"Solve for x: {m.group(1)}*x+{m.group(2)}={m.group(3)}."
+    body = _ASK.sub("", s, count=1).rstrip(_TAIL).strip()
+    for words, op in _WORD_OPS:
+        body = re.sub(words, op, body, flags=re.IGNORECASE)
+    body = re.sub(r"(?<=[\d)])\s*[xX]\s*(?=[\d(])", "*", body)
+    if not _EXPRESSION.fullmatch(body) or re.search(r"\d\s+\d", body) or not re.search(r"[+\-*/]", body):
+        return text
+    return f"Compute {body.replace(' ', '')}."

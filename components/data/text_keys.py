@@ -2,7 +2,7 @@
 
 Deduplication and decontamination (METHOD.md section 5) must see through formatting that does
 not change a problem: whitespace, LaTeX spacing (`\\,`, `\\quad`, `\\left`), `\\dfrac` vs
-`\\frac`, `\\cdot` vs `*`, `$` delimiters, thousands separators (`1,000`, `1{,}000`) and
+`\\frac`, `\\cdot` vs `*`, `$` delimiters, braces around one exponent or index character (`x^{2}`), thousands separators (`1,000`, `1{,}000`) and
 trailing decimal zeros (`3.0`, `2.50`). `canonical_tokens` removes all of these and splits the
 rest into words, numbers, LaTeX commands and single symbols; the canonical key is the tokens
 joined without spaces, so two formatting variants of one problem have the same key.
@@ -29,6 +29,8 @@ _REPLACEMENTS = (
     (re.compile(r"\\div(?![a-zA-Z])|÷"), "/"),
     (re.compile(r"\\(?:q?quad|[,;:! ])|~|\$"), " "),
     (re.compile(r"\{,\}"), ""),
+    # x^{2} -> x^2, a_{1} -> a_1: braces around one character after ^ or _ change nothing
+    (re.compile(r"(?<=[\^_])\{\s*([A-Za-z0-9])\s*\}"), r"\1"),
     (re.compile(r"(?<=\d),(?=\d{3}(?!\d))"), ""),
     # 3.50 -> 3.5, 3.0 -> 3 (only when the digits after the point end the number)
     (re.compile(r"(\d)\.(\d*?)0+(?![\d])"), lambda m: m.group(1) + ("." + m.group(2) if m.group(2) else "")),

@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.data.synthetic import to_task_format
 from components.inference.candidate import Candidate, SamplingConfig
 from components.inference.selection import choose
+from components.model.tokenizer import is_task_tokenizer
 from components.rewards.grading import final_answer
 
 EFFORTS: dict[str, int] = {"low": 2, "medium": 8, "high": 32}
@@ -50,14 +52,27 @@ class Solution:
         return out
 
 
+def task_prompts(model, problems: list[str]) -> list[str]:
+    """The problem texts `model` is prompted with: in the synthetic task's format (`Compute
+    (3+4)*2.` for `Compute (3 + 4) * 2.`, `What is 7*8?` -> `Compute 7*8.`) when `model` is the
+    embedded task's model, which never saw spaces or questions; otherwise as given."""
+    if is_task_tokenizer(model.tokenizer):
+        return [to_task_format(p) for p in problems]
+    return list(problems)
+
+
 def solve(model, problems: list[str], effort: str | int = "medium",
           sampling: SamplingConfig | None = None, seed: int = 0, selector: str = "sprm_best") -> list[Solution]:
     """Answers for `problems` with a `ReflectiveModel`: N candidates each, the one `selector`
-    picks (`components.inference.selection.SERVED_SELECTORS`; `sprm_best` is the paper's best-of-N)."""
+    picks (`components.inference.selection.SERVED_SELECTORS`; `sprm_best` is the paper's best-of-N).
+
+    For the embedded task's model, each problem is first rewritten in the task's format
+    (`task_prompts`); each `Solution` keeps the text as given.
+    """
     n = effort_to_n(effort)
     sampling = sampling or model.default_sampling()
     results = []
-    for problem, cands in zip(problems, model.generate(problems, n, sampling, seed=seed)):
+    for problem, cands in zip(problems, model.generate(task_prompts(model, problems), n, sampling, seed=seed)):
         best = choose(selector, [final_answer(c.text, c.think) for c in cands], [c.score for c in cands],
                       [c.mean_logprob for c in cands])
         results.append(Solution(problem, final_answer(cands[best].text, cands[best].think), cands[best].score, best,

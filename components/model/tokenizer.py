@@ -65,3 +65,9 @@ def build_task_tokenizer(corpus: Iterable[str], out_dir: Path | None = None, voc
     if out_dir is not None:
         fast.save_pretrained(str(out_dir))
     return fast
+
+
+def is_task_tokenizer(tokenizer) -> bool:
+    """True iff `tokenizer` is the embedded task's (it carries this module's chat template), so
+    its model reads problems in the synthetic task's format (`synthetic.to_task_format`)."""
+    return getattr(tokenizer, "chat_template", None) == CHAT_TEMPLATE

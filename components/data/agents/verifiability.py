@@ -3,7 +3,8 @@
 The outcome reward (METHOD.md section 3) compares a boxed answer with the reference through
 math-verify, so a row is only useful if its reference can be compared at all. Rejected as
 unverifiable: proof problems ("prove that", "show that" without anything to find or compute),
-placeholder answers ("proof", "notfound", "see solution", "QED"), prose answers (four or more
+placeholder and missing-value answers ("proof", "notfound", "QED", "nan", "null", "N/A"), answers
+that defer to the solution ("see solution", "shown above", "as proved in the proof"), prose answers (four or more
 words), bare multiple-choice letters when the problem lists no options, and answers
 `components.rewards.grading.is_verifiable` cannot parse. The rules above the math-verify call are
 this agent's own (the shared grader accepts almost any text, as math-verify parses words as
@@ -21,8 +22,16 @@ from components.data.rows import PASS, Row, Verdict, reject, skip
 from components.rewards.grading import is_verifiable
 
 _PLACEHOLDER = re.compile(
-    r"^(?:proofs?|q\.?e\.?d\.?|not ?found|none|n/?a|no answer|see (?:the )?(?:solution|proof|explanation)"
-    r"|answers? (?:may|will) vary|\?+|-+)$", re.IGNORECASE)
+    r"^(?:proofs?|q\.?e\.?d\.?|not ?found|none|n/?a|n\.a\.?|no answer|answers? (?:may|will) vary|\?+|-+"
+    r"|nan|null|nil|missing|tbd|todo)$", re.IGNORECASE)
+# An answer that defers to the solution instead of giving a value: "see solution", "shown above",
+# "as proved in the solution", "refer to the proof", "(see explanation)".
+_DEFERS = re.compile(
+    r"^\(?\s*(?:(?:see|refer to|check|read)(?: the)?\s+(?:above|below|(?:full |worked )?(?:solution|proof|explanation"
+    r"|work|steps|derivation|argument)s?)"
+    r"|(?:as |it is |this is |which is )?(?:shown|proved|proven|derived|stated|given|explained|demonstrated"
+    r"|computed|established|described)\s+(?:above|below|earlier|in (?:the )?(?:solution|proof|explanation|text)))"
+    r"(?:\s+(?:above|below))?\s*\)?[.!]?$", re.IGNORECASE)
 _PROOF_ASK = re.compile(r"\b(?:prove|show|demonstrate|verify)\s+that\b", re.IGNORECASE)
 _SOMETHING_TO_FIND = re.compile(
     r"\b(?:find|compute|calculate|determine|evaluate|what|how (?:many|much)|which|simplify|solve)\b",
@@ -70,6 +79,9 @@ class VerifiabilityAgent:
         bare = _strip(answer)
         if _PLACEHOLDER.match(bare):
             return reject("unverifiable", f"answer {answer[:40]!r} is a placeholder, not a value")
+        if _DEFERS.match(bare):
+            return reject("unverifiable",
+                          f"answer {answer[:40]!r} is a placeholder deferring to the solution, not a value")
         if self.cfg.reject_proofs and _PROOF_ASK.search(row.problem) and not _SOMETHING_TO_FIND.search(row.problem):
             return reject("unverifiable", "proof problem: nothing to find or compute")
         if self.cfg.reject_bare_choice_letters and _LETTER.match(bare) and not _OPTIONS.search(row.problem):

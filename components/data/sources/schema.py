@@ -55,7 +55,9 @@ def text(record: dict[str, Any], key: str, *, required: bool = True) -> str | No
 
 
 def answer_text(record: dict[str, Any], key: str) -> str:
-    """An answer field: text, or a number written as text (AIME answers are often ints)."""
+    """An answer field: text, or a number written as text (AIME answers are often ints).
+
+    None and a float NaN are "" (judged empty later)."""
     if key not in record:
         fields = ", ".join(sorted(map(str, record))) or "none"
         raise RecordError(f"no {key!r} field (fields: {fields})")
@@ -67,6 +69,8 @@ def answer_text(record: dict[str, Any], key: str) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
+        if value != value:   # NaN: a missing value (pandas writes one for every gap), not an answer
+            return ""
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, str):
         return value
