@@ -24,7 +24,7 @@ import torch
 
 from components.config import ConfigError, as_flat_dict
 from components.data.synthetic import TaskConfig
-from components.evaluation import plots
+from components.evaluation.set_plots import set_plots
 from components.evaluation.eval_sets import SYNTHETIC_SETS, EvalSet, load_eval_set
 from components.evaluation.metrics import (bootstrap_ci, bucket_means, method_accuracies,
                                            mean_tokens, pooled_auroc, problem_aurocs)
@@ -248,56 +248,10 @@ def evaluate_set(eval_set: EvalSet, candidates: list[list[Candidate]], heads: Ma
                             + ", ".join(pid for pid, _ in eval_set.excluded[:10]))
 
     t0 = time.perf_counter()
-    paths = _plots(eval_set, report, default, step_scores.get(DEFAULT_HEAD), bounds, score_groups,
+    paths = set_plots(eval_set, report, default, step_scores.get(DEFAULT_HEAD), bounds, score_groups,
                    logprob_auc, base, cfg, plot_dir)
     timings["plots"] = time.perf_counter() - t0
     return report, paths, timings
-
-
-def _auroc_caption(report: SetReport) -> str:
-    """'AUROC pooled / within a problem: SPRM a / b, confidence c / d' for the scaling plot."""
-    def pair(pooled, within) -> str:
-        w = within.value if within is not None else float("nan")
-        return f"{pooled:.3f} / {w:.3f}"
-    parts = []
-    if report.auroc is not None:
-        parts.append("SPRM " + pair(report.auroc, report.auroc_within))
-    parts.append("confidence " + pair(report.logprob_auroc, report.logprob_auroc_within))
-    return "AUROC pooled / within a problem: " + ", ".join(parts)
-
-
-def _plots(eval_set: EvalSet, report: SetReport, samples: list[ProblemSamples], steps, bounds,
-           score_groups, logprob_auc: float, base: list[ProblemSamples], cfg: EvaluateConfig,
-           plot_dir: Path) -> list[Path]:
-    name = eval_set.name
-    curves: dict[str, list] = {}
-    for (method, n), e in report.estimates.items():
-        curves.setdefault(method, []).append((n, e))
-    for variant, v in report.ablations.items():
-        if variant.endswith("-geometric"):
-            curves[f"sprm_best/{variant}"] = [(n, e) for (m, n), e in v.estimates.items() if m == "sprm_best"]
-    paths = [plots.plot_scaling_curve(curves, plot_dir / f"{name}_scaling.png",
-                                      f"{name}: accuracy vs N ({report.n_problems} problems)\n"
-                                      + _auroc_caption(report))]
-    tokens = report.mean_tokens
-    compute = {m: [(n * tokens, e.value) for n, e in pts] for m, pts in curves.items()
-               if "/" not in m and m != "pass"}
-    paths.append(plots.plot_accuracy_vs_tokens(compute, plot_dir / f"{name}_tokens.png",
-                                               f"{name}: accuracy vs generated tokens"))
-    score_groups = dict(score_groups)
-    score_groups["confidence (mean log-prob)"] = ([x for p in base for x in p.mean_logprobs],
-                                                  [x for p in base for x in p.correct], logprob_auc)
-    paths.append(plots.plot_score_distributions(score_groups, plot_dir / f"{name}_scores.png",
-                                                f"{name}: scores of correct vs incorrect candidates"))
-    if steps is not None and cfg.heatmap_problems > 0:
-        # problems with both correct and incorrect candidates show most; fall back to the first ones
-        mixed = [i for i, p in enumerate(samples) if 0 < sum(p.correct) < len(p)]
-        chosen = (mixed + [i for i in range(len(samples)) if i not in mixed])[:cfg.heatmap_problems]
-        panels = [(eval_set.problems[i].prompt[:40], steps[bounds[i]:bounds[i + 1]], samples[i].correct)
-                  for i in chosen]
-        paths.append(plots.plot_step_heatmap(panels, plot_dir / f"{name}_step_heatmap.png",
-                                             f"{name}: SPRM step scores (rows = candidates)"))
-    return paths
 
 
 def _fits_context(rm, prompt: str) -> bool:

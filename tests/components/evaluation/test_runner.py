@@ -86,7 +86,7 @@ SMALL = EvaluateConfig(n_problems=6, max_n=4, efforts=EffortsConfig(1, 2, 4),
 
 
 def test_unknown_eval_set_fails_before_loading_the_model(tmp_path):
-    with pytest.raises(EvalSetError, match="known sets: synthetic, aime24, aime25, math500, gsm8k"):
+    with pytest.raises(EvalSetError, match="known sets: synthetic, synthetic_val, aime24, aime25, math500, gsm8k"):
         run_evaluate(tmp_path / "no-model", ["synthetic", "aime23"], SMALL, tmp_path / "out")
 
 
