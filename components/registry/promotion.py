@@ -24,7 +24,7 @@ from typing import Any
 
 from components.config import ConfigError
 from components.registry.connection import RetryPolicy, with_retries
-from components.registry.file_lock import exclusive_lock
+from components.file_lock import exclusive_lock
 from components.registry.lineage import value_digest
 from components.registry.store import lock_path
 
