@@ -47,6 +47,10 @@ def is_connection_error(exc: BaseException) -> bool:
     """True for an unreachable server (refused, timed out, DNS), False for a real registry error."""
     import requests
 
+    from components.file_lock import LockTimeoutError
+
+    if isinstance(exc, LockTimeoutError):      # another writer holds the lock: the server is fine
+        return False
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError,
                         TimeoutError)):
         return True

@@ -29,7 +29,7 @@ from components.config import ConfigError
 from components.evaluation.runner import EffortsConfig
 from components.inference.selection import SERVED_SELECTORS
 from components.registry.connection import RetryPolicy, with_retries
-from components.registry.file_lock import exclusive_lock
+from components.file_lock import exclusive_lock
 from components.registry.lineage import value_digest
 from components.registry.store import lock_path
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.registry.file_lock import LockTimeoutError, exclusive_lock
+from components.file_lock import LockTimeoutError, exclusive_lock
 from components.registry.lineage import dir_digest, file_digest, git_commit, value_digest
 from components.registry.store import artifact_location, ensure_experiment, local_store_dir, lock_path
 

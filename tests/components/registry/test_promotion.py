@@ -217,3 +217,18 @@ def test_server_down_gives_a_clear_error_after_bounded_retries(tmp_path, monkeyp
         promote(NAME, 1, m(0.5, 0.5), cfg, MlflowClient(uri), log=logs.append)
     assert any("retry 1/1" in line for line in logs)
     assert RetryPolicy(2, 0.1, 1.0) == cfg.retry
+
+
+def test_a_busy_promotion_lock_is_not_retried_as_an_unreachable_registry(tmp_path):
+    from components.file_lock import LockTimeoutError, exclusive_lock
+    from components.registry.store import lock_path
+
+    uri, client = _registry(tmp_path, 1)
+    cfg = PromoteConfig(floor=0.3, retries=3, retry_wait_s=0.0, lock_timeout_s=0.2)
+    logs: list[str] = []
+    with exclusive_lock(lock_path(uri, NAME)):             # another promotion holds it (flock is per open file)
+        t0 = time.monotonic()
+        with pytest.raises(LockTimeoutError, match=r"still held by process .*wait for that promotion"):
+            promote(NAME, 1, m(0.5, 0.4), cfg, client, log=logs.append)
+    assert not any("not reachable" in line for line in logs), logs
+    assert time.monotonic() - t0 < 0.2 * 3                 # one wait, not one per retry
