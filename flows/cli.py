@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -178,8 +179,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from mlflow import MlflowClient
+
     from components.registry.serving import model_uri, serve_foreground
 
+    # an unknown name or alias is told in one line here, not as the scoring server's traceback
+    MlflowClient(args.tracking_uri).get_model_version_by_alias(args.name, args.alias)
     return serve_foreground(model_uri(args.name, args.alias), args.tracking_uri, args.host, args.port)
 
 
@@ -362,16 +367,53 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from components.signals import interrupt_exit_code, route_sigterm
+
+    restore = route_sigterm()                  # SIGTERM (a Prefect cancel, an eviction) ends like Ctrl-C
+    if args.command in FLOW_COMMANDS and not args.debug:
+        _console_without_reported_tracebacks()
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("reflect: interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, OSError, RuntimeError) as exc:
-        if args.debug:
+        return interrupt_exit_code(exc)
+    except Exception as exc:                       # noqa: BLE001 - only user-facing kinds are caught below
+        if args.debug or not _reported(exc):
             raise
-        print(f"reflect {args.command}: error: {exc}", file=sys.stderr)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"reflect {args.command}: error: {first}", file=sys.stderr)
         return 2
+    finally:
+        restore()
+
+
+FLOW_COMMANDS = {"register", "promote", "run", "deploy"}     # the commands that run Prefect flows
+
+
+class _NoTracebackForReported(logging.Filter):
+    """On the console only, an error this CLI reports in one line loses Prefect's traceback (the
+    API handler has already sent the record, traceback included, to the Prefect UI)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None and _reported(record.exc_info[1]):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _console_without_reported_tracebacks() -> None:
+    from prefect.logging.configuration import ensure_logging_setup
+
+    ensure_logging_setup()
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.addFilter(_NoTracebackForReported())
+
+
+def _reported(exc: BaseException) -> bool:
+    """Bad input and unavailable resources, told in one line: our errors (ValueError, OSError,
+    RuntimeError and their kinds) and MLflow's (an unknown version, a refused request)."""
+    return isinstance(exc, (ValueError, OSError, RuntimeError)) or any(
+        c.__name__ == "MlflowException" for c in type(exc).__mro__)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ stopped. A stage that fails fails the pipeline with that stage's exception.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from prefect import flow, task
 
+from components.file_lock import exclusive_lock
 from components.pipeline_params import load_pipeline_params
 from components.registry.lineage import dir_digest, file_digest, git_commit, inputs_digest
 from components.registry.promotion import current_champion
@@ -85,6 +87,9 @@ class Layout:
         return self.workdir / ".cache" / "prefect-results"
 
 
+WORKDIR_LOCK = ".reflect-run.lock"
+
+
 def _code(stage: str) -> dict[str, Path]:
     return {f"code:{p}": REPO / p for p in CODE[stage]}
 
@@ -121,9 +126,11 @@ def register_stage(model_dir: Path, params: Path, tracking_uri: str, tags: dict[
 @task(name="evaluate-stage", persist_result=True)
 def evaluate_stage(model_dir: Path, eval_sets: list[str] | None, out_dir: Path, params: Path,
                    tracking_uri: str, train_parquet: Path | None) -> dict:
-    metrics = evaluate_flow(model_dir=model_dir, eval_sets=eval_sets, out_dir=out_dir, params=params,
-                            tracking_uri=tracking_uri, train_parquet=train_parquet)
-    return {"metrics": dict(metrics), "eval_dir": str(out_dir), "digest": file_digest(out_dir / "metrics.json")}
+    evaluate_flow(model_dir=model_dir, eval_sets=eval_sets, out_dir=out_dir, params=params,
+                  tracking_uri=tracking_uri, train_parquet=train_parquet)
+    path = out_dir / "metrics.json"                     # the numbers and the model they measured
+    return {"metrics": json.loads(path.read_text(encoding="utf-8")), "eval_dir": str(out_dir),
+            "digest": file_digest(path)}
 
 
 # ----------------------------------------------------------------------------- caching and progress
@@ -153,7 +160,9 @@ def _run_stage(i: int, stage: str, stage_task, key: str, store: Path, use_cache:
     """Run `stage_task` under cache key `key`; re-run it when the cached result's files are gone."""
     print(f"pipeline [{i}/{len(STAGES)}] {stage}: starting", flush=True)
     t0 = time.perf_counter()
-    opts = dict(cache_key_fn=lambda *_: f"{stage}-{key}", result_storage=store, persist_result=True)
+    # Results are plain dicts: stored as JSON (readable, no pickles), not cloudpickle.
+    opts = dict(cache_key_fn=lambda *_: f"{stage}-{key}", result_storage=store, persist_result=True,
+                result_serializer="json")
     state = stage_task.with_options(refresh_cache=not use_cache, **opts)(**kwargs, return_state=True)
     result = state.result()                      # raises the stage's own exception on failure
     cached = state.name == "Cached"
@@ -179,51 +188,56 @@ def pipeline(params: Path = Path("params.yaml"), workdir: Path = Path("."), trac
     params = Path(params).resolve()
     cfg = load_pipeline_params(params)                 # every section checked before any stage runs
     lay = Layout.under(Path(workdir), tracking_uri)
-    uri = lay.tracking_uri
-    (lay.workdir / "mlflow").mkdir(parents=True, exist_ok=True)
-    for experiment in {cfg.register.experiment, cfg.train.tracking.experiment, "reflective-math"}:
-        ensure_experiment(uri, experiment)
-    store = lay.cache_dir
+    lay.workdir.mkdir(parents=True, exist_ok=True)
+    # One run per working directory: two runs would share temp names, checkpoints and outputs.
+    with exclusive_lock(lay.workdir / WORKDIR_LOCK, timeout_s=0,
+                        busy="another `reflect run` is using this working directory; wait for it to "
+                             "finish or give another --workdir"):
+        uri = lay.tracking_uri
+        (lay.workdir / "mlflow").mkdir(parents=True, exist_ok=True)
+        for experiment in {cfg.register.experiment, cfg.train.tracking.experiment, "reflective-math"}:
+            ensure_experiment(uri, experiment)
+        store = lay.cache_dir
 
-    data_ok = _file_unchanged(lambda r: Path(r["data"]))
-    clean = _run_stage(1, "clean", clean_stage,
-                       inputs_digest({"clean": cfg.clean, "sources": sources, **_code("clean")}), store, use_cache,
-                       data_ok, out_dir=lay.clean_dir, params=params, tracking_uri=uri, sources=sources)
-    data = Path(clean["data"])
-    if model is None:
-        base = _run_stage(2, "bootstrap", bootstrap_stage,
-                          inputs_digest({"bootstrap": cfg.bootstrap, "task": cfg.task, **_code("bootstrap")}),
-                          store, use_cache, _dir_unchanged, out_dir=lay.bootstrap_dir, params=params)
-        base_dir = Path(base["model_dir"])
-    else:
-        print(f"pipeline [2/{len(STAGES)}] bootstrap: skipped, base model given ({model})")
-        base_dir = Path(model).resolve()
-    train_key = inputs_digest({"train": cfg.train, "data": data, "base": base_dir, **_code("train")})
-    trained = _run_stage(3, "train", train_stage, train_key, store, use_cache, _dir_unchanged,
-                         model_dir=base_dir, data_path=data, out_dir=lay.train_root / train_key[:12],
-                         params=params, tracking_uri=uri)
-    model_dir = Path(trained["model_dir"])
-    tags = {"data_version": clean["digest"], "git_commit": git_commit(REPO),
-            "training_run_id": str(trained.get("run_id")), "aha_step": str(trained.get("aha_step"))}
-    reg = _run_stage(4, "register", register_stage,
-                     inputs_digest({"register": cfg.register, "model": model_dir, "uri": uri, **_code("register")}),
-                     store, use_cache, _registered(uri), model_dir=model_dir, params=params, tracking_uri=uri,
-                     tags=tags)
-    metrics_ok = _file_unchanged(lambda r: Path(r["eval_dir"]) / "metrics.json")
-    ev = _run_stage(5, "evaluate", evaluate_stage,
-                    inputs_digest({"evaluate": cfg.evaluate, "task": cfg.task, "sets": eval_sets, "model": model_dir,
-                                   "train": data, **_code("evaluate")}),
-                    store, use_cache, metrics_ok, model_dir=model_dir, eval_sets=eval_sets, out_dir=lay.eval_dir,
-                    params=params, tracking_uri=uri, train_parquet=data)
-    print(f"pipeline [6/{len(STAGES)}] promote: starting", flush=True)
-    decision = promote_flow(version=reg["version"], metrics=ev["metrics"], params=params, tracking_uri=uri,
-                            name=reg["name"], eval_sets=eval_sets, workdir=lay.workdir)
-    print(f"pipeline [6/{len(STAGES)}] promote: {'promoted' if decision['promoted'] else 'not promoted'}", flush=True)
-    summary = {"tracking_uri": uri, "model": reg["name"], "version": reg["version"], "promotion": decision,
-               "champion": _champion(uri, reg["name"]), "eval_report": str(lay.eval_dir / "report.md"),
-               "model_dir": str(model_dir), "aha_step": trained.get("aha_step")}
-    print(where_to_look(summary, lay))
-    return summary
+        data_ok = _file_unchanged(lambda r: Path(r["data"]))
+        clean = _run_stage(1, "clean", clean_stage,
+                           inputs_digest({"clean": cfg.clean, "sources": sources, **_code("clean")}), store, use_cache,
+                           data_ok, out_dir=lay.clean_dir, params=params, tracking_uri=uri, sources=sources)
+        data = Path(clean["data"])
+        if model is None:
+            base = _run_stage(2, "bootstrap", bootstrap_stage,
+                              inputs_digest({"bootstrap": cfg.bootstrap, "task": cfg.task, **_code("bootstrap")}),
+                              store, use_cache, _dir_unchanged, out_dir=lay.bootstrap_dir, params=params)
+            base_dir = Path(base["model_dir"])
+        else:
+            print(f"pipeline [2/{len(STAGES)}] bootstrap: skipped, base model given ({model})")
+            base_dir = Path(model).resolve()
+        train_key = inputs_digest({"train": cfg.train, "data": data, "base": base_dir, **_code("train")})
+        trained = _run_stage(3, "train", train_stage, train_key, store, use_cache, _dir_unchanged,
+                             model_dir=base_dir, data_path=data, out_dir=lay.train_root / train_key[:12],
+                             params=params, tracking_uri=uri)
+        model_dir = Path(trained["model_dir"])
+        tags = {"data_version": clean["digest"], "git_commit": git_commit(REPO),
+                "training_run_id": str(trained.get("run_id")), "aha_step": str(trained.get("aha_step"))}
+        reg = _run_stage(4, "register", register_stage,
+                         inputs_digest({"register": cfg.register, "model": model_dir, "uri": uri, **_code("register")}),
+                         store, use_cache, _registered(uri), model_dir=model_dir, params=params, tracking_uri=uri,
+                         tags=tags)
+        metrics_ok = _file_unchanged(lambda r: Path(r["eval_dir"]) / "metrics.json")
+        ev = _run_stage(5, "evaluate", evaluate_stage,
+                        inputs_digest({"evaluate": cfg.evaluate, "task": cfg.task, "sets": eval_sets, "model": model_dir,
+                                       "train": data, **_code("evaluate")}),
+                        store, use_cache, metrics_ok, model_dir=model_dir, eval_sets=eval_sets, out_dir=lay.eval_dir,
+                        params=params, tracking_uri=uri, train_parquet=data)
+        print(f"pipeline [6/{len(STAGES)}] promote: starting", flush=True)
+        decision = promote_flow(version=reg["version"], metrics=ev["metrics"], params=params, tracking_uri=uri,
+                                name=reg["name"], eval_sets=eval_sets, workdir=lay.workdir)
+        print(f"pipeline [6/{len(STAGES)}] promote: {'promoted' if decision['promoted'] else 'not promoted'}", flush=True)
+        summary = {"tracking_uri": uri, "model": reg["name"], "version": reg["version"], "promotion": decision,
+                   "champion": _champion(uri, reg["name"]), "eval_report": str(lay.eval_dir / "report.md"),
+                   "model_dir": str(model_dir), "aha_step": trained.get("aha_step")}
+        print(where_to_look(summary, lay))
+        return summary
 
 
 def _champion(uri: str, name: str) -> str | None:

@@ -15,8 +15,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from components.pipeline_params import load_pipeline_params
-from components.registry.promotion import (Decision, PromoteConfig, champion_to_reevaluate, eval_fingerprint,
-                                           promote)
+from components.registry.promotion import (MODEL_DIGEST, Decision, PromoteConfig, champion_to_reevaluate,
+                                           check_metrics_belong, eval_fingerprint, promote)
 from components.registry.pyfunc import download_model_dir
 from components.registry.store import DEFAULT_TRACKING_URI
 from flows.registry_io import REGISTRY_RETRIES, REGISTRY_RETRY_DELAY_S, registry_io_only
@@ -62,6 +62,8 @@ def promote_flow(version: str, eval_dir: Path = Path("reports/eval"), metrics: d
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no evaluation metrics; run `reflect evaluate` on version {version} first")
         metrics = json.loads(path.read_text(encoding="utf-8"))
+    if MODEL_DIGEST not in metrics:                    # pre-identity files, hand-made dicts
+        check_metrics_belong(metrics, {}, name, str(version))
     fingerprint = eval_fingerprint(eval_cfg, p.task, sets)
     measured: dict[str, dict] = {}
     stale = stale_champion_task(name, tracking_uri, fingerprint)

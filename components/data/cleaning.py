@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from components.atomic import check_own_dir, staged_dir
 from components.config import build, read_params
 from components.data.agents import CleaningAgent
 from components.data.agents.consistency import ConsistencyAgent
@@ -43,6 +44,7 @@ from components.data.synthetic import TaskConfig
 from components.data.validation import GateConfig, GateError, validate_clean
 
 DEFAULT_SOURCE = "synthetic-default"
+OUTPUTS = ("clean.parquet", "rejected.parquet", "report.json")   # the stage's files in --out
 POOL_SOURCE = "synthetic"
 
 
@@ -163,6 +165,7 @@ def run_clean(sources: list[str], out_dir: Path, eval_sets: list[str] | None, po
     """Clean `sources` into `out_dir` (see the module docstring); returns the report."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    check_own_dir(Path(out_dir), OUTPUTS)        # before any work: the outputs are renamed in as one
     if policy is not None and not Path(policy).is_dir():
         raise SourceError(f"{policy}: policy directory not found (pass a model directory to --policy)")
     sets, notes = load_eval_sets(eval_sets, cfg.eval_sets, cfg.task)
@@ -201,14 +204,16 @@ def run_clean(sources: list[str], out_dir: Path, eval_sets: list[str] | None, po
 
     t = time.perf_counter()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_parquet(ledger, out_dir / "rejected.parquet")
-    write_json(report, out_dir / "report.json")
-    if cfg.gate.enabled and not gate.success:
-        (out_dir / "clean.parquet").unlink(missing_ok=True)  # never leave a stale set that looks current
-        raise GateError(f"{out_dir / 'clean.parquet'} not written: the cleaned set failed its checks\n"
-                        f"{gate.summary()}\n(details in {out_dir / 'report.json'}, key 'validation')")
-    write_parquet(clean, out_dir / "clean.parquet")
+    # The three files are written beside each other and renamed in as one directory: a reader never
+    # sees a new clean.parquet next to an old report.json (components.atomic.staged_dir).
+    with staged_dir(out_dir, OUTPUTS) as staged:
+        write_parquet(ledger, staged.path / "rejected.parquet")
+        write_json(report, staged.path / "report.json")
+        if cfg.gate.enabled and not gate.success:
+            staged.commit()          # the ledger and report, and no clean.parquet that looks current
+            raise GateError(f"{out_dir / 'clean.parquet'} not written: the cleaned set failed its checks\n"
+                            f"{gate.summary()}\n(details in {out_dir / 'report.json'}, key 'validation')")
+        write_parquet(clean, staged.path / "clean.parquet")
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return CleanReport(out_dir, report, timings)

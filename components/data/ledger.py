@@ -14,7 +14,6 @@ agent did not run in this run).
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from components.atomic import write_bytes, write_with
 from components.data.agents import AGENT_ORDER
 from components.data.rows import REASONS, SURPLUS, Row, Verdict
 
@@ -175,18 +175,11 @@ def report_metrics(report: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_parquet(table: pa.Table, path: Path) -> None:
-    """Parquet written deterministically (fixed row groups and compression, no timestamps)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd", row_group_size=65536, write_statistics=False)
-    os.replace(tmp, path)
+    """Parquet written deterministically (fixed row groups and compression, no timestamps), atomically."""
+    write_with(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=65536,
+                                                write_statistics=False))
 
 
 def write_json(obj: Any, path: Path) -> None:
-    write_atomic(path, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.atomic import write_text
 from components.evaluation.metrics import Estimate
 from components.registry.store import ensure_experiment
 
@@ -30,6 +30,7 @@ METHOD_ORDER: tuple[str, ...] = ("pass", "majority", "sprm_best", "sprm_vote", "
 METRICS_FILE = "metrics.json"
 DETAILS_FILE = "details.json"
 REPORT_FILE = "report.md"
+MODEL_DIGEST = "model_digest"   # metrics.json key: the content digest of the model measured
 
 
 def metric_name(eval_set: str, method: str, n: int, variant: str | None = None) -> str:
@@ -125,18 +126,18 @@ def _json_value(x: float) -> float | None:
 
 def write_json(data: Mapping[str, Any], path: Path) -> Path:
     """Write JSON atomically (temp file + rename), NaN written as null."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(Path(path), json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def write_reports(reports: Sequence[SetReport], out_dir: Path, header: str = "") -> dict[str, Path]:
-    """Write metrics.json (DVC metrics), details.json (CIs, buckets) and report.md to `out_dir`."""
+def write_reports(reports: Sequence[SetReport], out_dir: Path, header: str = "",
+                  identity: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """Write metrics.json (DVC metrics), details.json (CIs, buckets) and report.md to `out_dir`.
+
+    `identity` (`{"model_digest": ...}`: which model was measured) goes into metrics.json beside the
+    numbers, so that `reflect promote --eval-dir` can refuse metrics of another version.
+    """
     out_dir = Path(out_dir)
-    metrics = {k: _json_value(v) for k, v in flat_metrics(reports).items()}
+    metrics = {**dict(identity or {}), **{k: _json_value(v) for k, v in flat_metrics(reports).items()}}
     details: dict[str, Any] = {}
     for r in reports:
         details[r.name] = {
@@ -156,15 +157,8 @@ def write_reports(reports: Sequence[SetReport], out_dir: Path, header: str = "")
     return {
         "metrics": write_json(metrics, out_dir / METRICS_FILE),
         "details": write_json(details, out_dir / DETAILS_FILE),
-        "report": _write_text(markdown_report(reports, header), out_dir / REPORT_FILE),
+        "report": write_text(out_dir / REPORT_FILE, markdown_report(reports, header)),
     }
-
-
-def _write_text(text: str, path: Path) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
 
 
 def _fmt(e: Estimate | None) -> str:

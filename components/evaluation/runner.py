@@ -22,21 +22,24 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
+from components.atomic import check_own_dir, staged_dir
 from components.config import ConfigError, as_flat_dict
 from components.data.synthetic import TaskConfig
 from components.evaluation.set_plots import set_plots
 from components.evaluation.eval_sets import SYNTHETIC_SETS, EvalSet, load_eval_set
 from components.evaluation.metrics import (bootstrap_ci, bucket_means, method_accuracies,
                                            mean_tokens, pooled_auroc, problem_aurocs)
-from components.evaluation.report import (SetReport, VariantResult, bucket_metrics, flat_metrics, log_to_mlflow,
-                                         write_reports)
+from components.evaluation.report import (DETAILS_FILE, METRICS_FILE, MODEL_DIGEST, REPORT_FILE, SetReport,
+                                         VariantResult, bucket_metrics, flat_metrics, log_to_mlflow, write_reports)
 from components.inference.candidate import Candidate, SamplingConfig
 from components.inference.selection import SELECTORS, SPRM_METHODS, ProblemSamples, answer_key
 from components.model.steps import aggregate_scores
 from components.model.threads import describe as decode_threads_setting
+from components.registry.lineage import dir_digest
 from components.rewards.grading import answers_equal, final_answer
 
 DEFAULT_HEAD = "default"
+OUTPUTS = (METRICS_FILE, DETAILS_FILE, REPORT_FILE, "plots")   # what the stage owns in --out
 
 
 @dataclass(frozen=True)
@@ -306,6 +309,7 @@ def run_evaluate(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, out
     from components.model.reflective import ReflectiveModel
 
     out_dir = Path(out_dir)
+    check_own_dir(out_dir, OUTPUTS, flag="--out")      # before any sampling
     sets = list(eval_sets or cfg.eval_sets)
     loaded = [load_eval_set(s, n_problems=cfg.n_problems if s in SYNTHETIC_SETS else cfg.max_real_problems,
                             seed=cfg.problem_seed, task=task,
@@ -323,7 +327,28 @@ def run_evaluate(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, out
     sampler = make_sampler(rm, cfg, Path(model_dir))
     if DEFAULT_HEAD not in heads:
         log(f"evaluate: {model_dir} has no trained SPRM head; SPRM methods skipped (head-free methods only)")
-    reports, artifacts, timings = [], [], {}
+    reports: list[SetReport] = []
+    timings: dict[str, float] = {}
+    # every output is written into a staging directory and renamed in as one (components.atomic)
+    with staged_dir(out_dir, OUTPUTS) as staged:
+        files, artifacts = _evaluate_sets(loaded, rm, sampler, heads, cfg, staged.path, reports, timings, log,
+                                          header_of=model_dir, model_digest=dir_digest(model_dir))
+        staged.commit()
+    files = {k: staged.final(v) for k, v in files.items()}
+    artifacts = [staged.final(p) for p in artifacts]
+    metrics = flat_metrics(reports)
+    params = {f"evaluate.{k}": v for k, v in as_flat_dict(cfg).items()}
+    params.update({"evaluate.model_dir": str(model_dir), "evaluate.extra_heads": str(sorted(extra_heads or {})),
+                   "evaluate.decode_threads": decode_threads_setting()})
+    run_metrics = {**metrics, **bucket_metrics(reports), **{f"eval/time/{k}_s": v for k, v in timings.items()}}
+    run_id = log_to_mlflow(run_metrics, [*files.values(), *artifacts], params, tracking_uri)
+    return EvalResult(reports, metrics, {**files, **{p.stem: p for p in artifacts}}, timings, run_id)
+
+
+def _evaluate_sets(loaded, rm, sampler, heads, cfg: EvaluateConfig, out_dir: Path, reports: list, timings: dict,
+                   log: Callable[[str], None], header_of: Path, model_digest: str) -> tuple[dict[str, Path], list[Path]]:
+    """Sample, score and report every set into `out_dir`; returns (report files, plot files)."""
+    artifacts: list[Path] = []
     for es in loaded:
         log(f"evaluate: {es.name}: {len(es)} problems x {cfg.max_n} samples"
             + (f" ({len(es.excluded)} excluded: unparsable reference answer)" if es.excluded else ""))
@@ -349,14 +374,7 @@ def run_evaluate(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, out
             + (f", sprm_best@{cfg.max_n} {est[('sprm_best', cfg.max_n)].value:.3f}, AUROC {report.auroc:.3f}"
                if ('sprm_best', cfg.max_n) in est else "")
             + f" ({timings[f'{es.name}/generate']:.0f}s generate)")
-    header = (f"# Evaluation of {model_dir}\n\nEfforts: low N={cfg.efforts.low}, medium N={cfg.efforts.medium}, "
+    header = (f"# Evaluation of {header_of}\n\nEfforts: low N={cfg.efforts.low}, medium N={cfg.efforts.medium}, "
               f"high N={cfg.efforts.high}; cells are mean [{cfg.ci_level:.0%} bootstrap CI over problems]; "
               f"selectors at N < {cfg.max_n} are averaged over random N-subsets of the same samples.")
-    files = write_reports(reports, out_dir, header)
-    metrics = flat_metrics(reports)
-    params = {f"evaluate.{k}": v for k, v in as_flat_dict(cfg).items()}
-    params.update({"evaluate.model_dir": str(model_dir), "evaluate.extra_heads": str(sorted(extra_heads or {})),
-                   "evaluate.decode_threads": decode_threads_setting()})
-    run_metrics = {**metrics, **bucket_metrics(reports), **{f"eval/time/{k}_s": v for k, v in timings.items()}}
-    run_id = log_to_mlflow(run_metrics, [*files.values(), *artifacts], params, tracking_uri)
-    return EvalResult(reports, metrics, {**files, **{p.stem: p for p in artifacts}}, timings, run_id)
+    return write_reports(reports, out_dir, header, identity={MODEL_DIGEST: model_digest}), artifacts

@@ -21,7 +21,8 @@ import torch
 
 from components.data.synthetic import TaskConfig, generate
 from components.inference.candidate import SamplingConfig
-from components.model.checkpoint import ReflectiveSpec, save_atomically
+from components.atomic import save_dir
+from components.model.checkpoint import ReflectiveSpec
 from components.model.sprm_head import Features
 from components.model.tokenizer import BOS_TURN, EOS, build_task_tokenizer
 
@@ -100,7 +101,7 @@ def _write_dir(out_dir: Path, model, tok, cfg: BootstrapConfig, report: dict | N
         ReflectiveSpec(sprm_features=cfg.sprm_features).write(tmp)
         if report is not None:
             (tmp / "bootstrap_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    save_atomically(out_dir, write)
+    save_dir(out_dir, write)
 
 
 def tiny_model_dir(out_dir: Path | str, seed: int = 0, hidden_size: int = 64, layers: int = 2) -> Path:

@@ -157,7 +157,7 @@ def import_model(name_or_path: str | Path, out_dir: Path | str, dtype: str = "fl
     import torch
     from transformers.utils import logging as hf_logging
 
-    from components.model.checkpoint import save_atomically
+    from components.atomic import save_dir
 
     from components.model.checkpoint import ModelDirError, ReflectiveSpec
 
@@ -198,5 +198,5 @@ def import_model(name_or_path: str | Path, out_dir: Path | str, dtype: str = "fl
         spec.write(tmp)
         (tmp / IMPORT_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
-    save_atomically(out_dir, write)
+    save_dir(out_dir, write)
     return ImportResult(out_dir, source, digest, dtype, False, time.perf_counter() - t0)

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from components.inference.candidate import Candidate, SamplingConfig
-from components.model.checkpoint import (ModelDirError, ReflectiveSpec, check_model_dir, head_file,
-                                         save_atomically)
+from components.atomic import save_dir
+from components.model.checkpoint import ModelDirError, ReflectiveSpec, check_model_dir, head_file
 from components.model.sampling import SampledBatch, sample_tokens
 from components.model.sprm_head import HEAD_FILE, Features, SPRMHead
 from components.model.steps import (Aggregation, StepTokens, aggregate_scores, inside_think_after,
@@ -106,7 +106,7 @@ class ReflectiveModel:
             self.tokenizer.save_pretrained(str(tmp))
             self.head.save(tmp / HEAD_FILE)
             self.spec.write(tmp)
-        return save_atomically(Path(out_dir), write)
+        return save_dir(Path(out_dir), write)
 
     def default_sampling(self) -> SamplingConfig:
         """Sampling settings from the directory's generation_config.json (else the defaults)."""

@@ -13,7 +13,6 @@ pickled `score_module.pt` is read with `torch.load(weights_only=True)`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -64,15 +63,12 @@ class SPRMHead(nn.Sequential):
 
     def save(self, path: Path | str) -> None:
         """Write safetensors atomically (temp file, fsync, rename) with the feature spec."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
+        from components.atomic import write_with
+
         tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in self.state_dict().items()}
-        save_file(tensors, str(tmp), metadata={
+        write_with(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata={
             "format": "sprm-head-v1", "features": self.features,
-            "hidden_size": str(self.hidden_size), "layer": "-2"})
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+            "hidden_size": str(self.hidden_size), "layer": "-2"}))
 
     @classmethod
     def load(cls, path: Path | str, hidden_size: int) -> SPRMHead:

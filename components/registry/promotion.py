@@ -37,6 +37,7 @@ CHAMPION = "champion"
 TAG_PREFIX = "promotion."
 FINGERPRINT_TAG = "eval_fingerprint"
 EFFORT_NAMES = ("low", "medium", "high")
+MODEL_DIGEST = "model_digest"     # metrics.json key and version tag: the content digest of the model
 _EPS = 1e-9                                          # float noise in metric differences
 
 
@@ -190,6 +191,22 @@ def eval_fingerprint(eval_cfg: Any, task_cfg: Any, eval_sets: list[str]) -> str:
     return value_digest({"evaluate": eval_cfg, "task": task_cfg, "eval_sets": sorted(eval_sets)})
 
 
+class MetricsMismatchError(ValueError):
+    """The metrics offered for a version were measured on another model (or on an unknown one)."""
+
+
+def check_metrics_belong(metrics: Mapping[str, Any], version_tags: Mapping[str, str], name: str,
+                         version: str) -> None:
+    """Refuse metrics whose `model_digest` is missing or differs from the version's `model_digest` tag."""
+    measured, registered = metrics.get(MODEL_DIGEST), version_tags.get(MODEL_DIGEST)
+    if not measured:
+        raise MetricsMismatchError(f"the evaluation metrics do not say which model they measured (no "
+                                   f"'{MODEL_DIGEST}'); run `reflect evaluate` on {name} version {version} again")
+    if registered and measured != registered:
+        raise MetricsMismatchError(f"the evaluation metrics are of model {measured}, but {name} version {version} "
+                                   f"is {registered}; evaluate version {version} and promote with its metrics")
+
+
 def current_champion(client, name: str):
     """The version holding alias `champion`, or None."""
     from mlflow.exceptions import MlflowException
@@ -240,7 +257,9 @@ def promote(name: str, challenger_version: str | int, challenger_metrics: Mappin
 
 def _decide_and_record(name: str, version: str, metrics: Mapping[str, Any], cfg: PromoteConfig, client,
                        fingerprint: str | None, measured: Mapping[str, Mapping[str, Any]]) -> Decision:
-    client.get_model_version(name, version)            # fails clearly on an unknown version
+    mv = client.get_model_version(name, version)       # fails clearly on an unknown version
+    if MODEL_DIGEST in metrics:                        # metrics.json says which model it measured
+        check_metrics_belong(metrics, mv.tags or {}, name, version)
     champ = current_champion(client, name)
     if champ is not None and str(champ.version) == version:   # a re-run: keep the tags of the first decision
         return Decision(False, f"version {version} is already the champion", {"champion_version": version})

@@ -121,6 +121,7 @@ class ReflectivePyfunc(mlflow.pyfunc.PythonModel):
         from components.model.reflective import ReflectiveModel
 
         config = dict(context.model_config or {})
+        check_digest(context.artifacts[MODEL_ARTIFACT], config.get("model_digest"), "the registered model")
         self._rm = ReflectiveModel.load(context.artifacts[MODEL_ARTIFACT], device=config.get("device", "cpu"))
         self._limits = ServingLimits.from_config(config.get("serving"))
         # versions registered before the selector was configurable answered by SPRM best-of-N
@@ -234,7 +235,7 @@ def register_model(model_dir: Path | str, name: str | None, tracking_uri: str, t
                 input_example=(pd.DataFrame({"problem": [EXAMPLE_PROBLEM]}), {"effort": "low"}),
                 code_paths=[str(code_dir)], pip_requirements=pip_requirements(),
                 model_config={"device": cfg.device, "serving": limits.as_config(),
-                              "selector": cfg.selector},
+                              "selector": cfg.selector, "model_digest": all_tags["model_digest"]},
                 registered_model_name=name)
             version = str(info.registered_model_version)
             client = MlflowClient(tracking_uri)
@@ -255,6 +256,18 @@ def _default_max_n() -> int:
     return EvaluateConfig().max_n
 
 
+class ModelDigestError(RuntimeError):
+    """The model files differ from the ones registered (a damaged or replaced artifact)."""
+
+
+def check_digest(model_dir: Path | str, expected: str | None, what: str) -> None:
+    """Refuse `model_dir` when its content digest differs from `expected` (skipped when None:
+    versions registered before the digest was recorded)."""
+    if expected and (actual := dir_digest(model_dir)) != expected:
+        raise ModelDigestError(f"{model_dir}: the files are not {what} (content digest {actual}, registered "
+                               f"{expected}); download the version again or register the model anew")
+
+
 def download_model_dir(name: str, ref: str, tracking_uri: str, dst: Path | str) -> Path:
     """Download version or alias `ref` of `name` and return its model directory (for evaluation)."""
     from mlflow.artifacts import download_artifacts
@@ -267,4 +280,10 @@ def download_model_dir(name: str, ref: str, tracking_uri: str, dst: Path | str) 
     model_dir = local / rel if rel else local / "missing"
     if not model_dir.is_dir():
         raise FileNotFoundError(f"{uri}: no {MODEL_ARTIFACT} artifact in the downloaded model at {local}")
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    mv = (client.get_model_version(name, str(ref)) if str(ref).isdigit()
+          else client.get_model_version_by_alias(name, str(ref)))
+    check_digest(model_dir, (mv.tags or {}).get("model_digest"), f"{name} version {mv.version}")
     return model_dir

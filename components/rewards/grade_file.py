@@ -17,11 +17,10 @@ Counts: `rows` (output rows = input lines), `correct`, `incorrect` (graded, wron
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from components.atomic import write_with
 from components.rewards.grading import is_correct
 
 REQUIRED_FIELDS = ("completion", "reference")
@@ -82,17 +81,14 @@ def grade_jsonl(in_path: Path | str, out_path: Path | str) -> dict[str, int]:
         raise ValueError(f"{in_path}: not a file (expected a JSONL file of rows with "
                          f"'completion' and 'reference')")
     counts = {"rows": 0, "correct": 0, "incorrect": 0, "invalid": 0}
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    try:
-        with open(in_path, "rb") as src, os.fdopen(fd, "w", encoding="utf-8") as dst:
+
+    def write(tmp: Path) -> None:
+        with open(in_path, "rb") as src, open(tmp, "w", encoding="utf-8") as dst:
             for line_no, line in enumerate(src, start=1):
                 row, verdict = grade_row(line, line_no)
                 counts["rows"] += 1
                 counts["invalid" if verdict is None else "correct" if verdict else "incorrect"] += 1
                 dst.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp_name, out_path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+
+    write_with(out_path, write)
     return counts

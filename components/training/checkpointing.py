@@ -12,7 +12,7 @@ Layout of `<out>/checkpoints/step-000025/`:
 A `checkpoints/` directory belongs to one run: a fresh run refuses one that is not empty
 (`check_fresh_start`), so an older run's checkpoints are never pruned into, or resumed by, a new one.
 Each checkpoint is written to a temporary sibling, fsynced and renamed into place
-(`components.model.checkpoint.save_atomically`), so a crash or a full disk leaves the previous one usable.
+(`components.atomic.save_dir`), so a crash or a full disk leaves the previous one usable.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from components.model.checkpoint import save_atomically
+from components.atomic import save_dir
 
 STATE_FILE = "trainer_state.json"
 OPTIM_FILE = "optimizer.pt"
@@ -135,7 +135,7 @@ def save_checkpoint(root: Path, rm, optimizer: torch.optim.Optimizer, state: Tra
         torch.save(rng, tmp / RNG_FILE)
         (tmp / STATE_FILE).write_text(json.dumps(asdict(state), indent=1) + "\n", encoding="utf-8")
 
-    save_atomically(target, write)
+    save_dir(target, write)
     if keep_last > 0:
         for old in list_checkpoints(root)[:-keep_last]:
             shutil.rmtree(old, ignore_errors=True)

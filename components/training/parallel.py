@@ -283,7 +283,7 @@ class FullStateSnapshot:
     def save(self, out_dir) -> Any:
         from pathlib import Path
 
-        from components.model.checkpoint import save_atomically
+        from components.atomic import save_dir
         from components.model.sprm_head import HEAD_FILE, SPRMHead
 
         rm = self.rm
@@ -295,4 +295,4 @@ class FullStateSnapshot:
             rm.tokenizer.save_pretrained(str(tmp))
             head.save(tmp / HEAD_FILE)
             rm.spec.write(tmp)
-        return save_atomically(Path(out_dir), write)
+        return save_dir(Path(out_dir), write)

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import torch
 
+from components.atomic import write_text
+from components.signals import raise_interrupt, route_sigterm
 from components.config import as_flat_dict
 from components.inference.candidate import SamplingConfig
 from components.rewards.grading import reward as grade_reward
@@ -183,6 +185,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
         last_ckpt, saved_step = ckpt_root / f"step-{state.step:06d}", state.step
         return last_ckpt
 
+    restore_sigterm = route_sigterm()           # a Prefect cancel or an eviction: like Ctrl-C
     try:
         while state.step < cfg.steps:
             s = state.step + 1                   # 1-based number of the step being made
@@ -291,6 +294,8 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
     except BaseException:
         run_log.close("FAILED")
         raise
+    finally:
+        restore_sigterm()
 
     final_ckpt = save() if state.step > saved_step or last_ckpt is None else last_ckpt
     final_model = out_dir / "model"
@@ -321,7 +326,7 @@ def _finish(state: ckpt.TrainerState, cfg: TrainConfig, out_dir: Path, final_mod
         plot = plot_score_gap([int(h["step"]) for h in hist], [h["train/score_correct"] for h in hist],
                               [h["train/score_incorrect"] for h in hist], out_dir / "score_gap.png", aha,
                               warmup_steps=min(warmup, len(hist)))
-        (out_dir / "train_metrics.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_text(out_dir / "train_metrics.json", json.dumps(summary, indent=2) + "\n")
         run_log.log_artifact(plot, "plots")
         run_log.log_metrics({f"summary/{k}": float(v) for k, v in summary.items() if isinstance(v, (int, float))},
                             step=state.step)
@@ -411,15 +416,17 @@ def _track(acc, rewards: list[float], cands, group_size: int) -> tuple[list[floa
 
 @contextlib.contextmanager
 def _sigint_deferred():
-    """Hold Ctrl-C until the block ends, so a checkpoint never sees a half-applied update."""
+    """Hold Ctrl-C and SIGTERM until the block ends, so a checkpoint never sees a half-applied update."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if caught:
-            raise KeyboardInterrupt
+            raise_interrupt(caught[0], None)

@@ -95,3 +95,28 @@ def test_every_command_refuses_an_unknown_section(argv, tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "unknown section 'trian'" in err, err
+
+
+@pytest.mark.integration
+def test_registry_errors_are_one_line_without_a_traceback(tmp_path, capsys):
+    """An unknown version (MLflow's MlflowException) through a Prefect flow: Prefect's console log
+    shows the error without its traceback, and the CLI ends with one line and exit 2."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "metrics.json").write_text(json.dumps({"model_digest": "md5:x"}))
+    proc = subprocess.run([sys.executable, "-m", "flows.cli", "promote", "--version", "99", "--eval-dir",
+                           str(tmp_path / "eval"), "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db",
+                           "--params", str(repo / "params.yaml")],
+                          cwd=repo, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    last = [ln for ln in proc.stderr.splitlines() if ln.startswith("reflect promote: error:")]
+    assert len(last) == 1 and "reflective-math" in last[0], proc.stderr[-2000:]
+
+    assert main(["serve", "--name", "nope", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "reflect serve: error: Registered Model with name=nope not found"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -69,7 +70,10 @@ def test_pipeline_end_to_end_then_cached_rerun(tmp_path, tiny_dir, prefect_harne
     assert mv.tags["data_version"].startswith("md5:") and mv.tags["training_run_id"] not in ("", "None")
     assert mv.tags["promotion.decision"] == "promote" and "aha_step" in mv.tags
     assert (work / "data" / "clean" / "clean.parquet").is_file()
-    assert (work / "reports" / "eval" / "metrics.json").is_file()
+    metrics = json.loads((work / "reports" / "eval" / "metrics.json").read_text())
+    assert metrics["model_digest"] == mv.tags["model_digest"]          # which model the numbers measured
+    results = [f for f in (work / ".cache" / "prefect-results").iterdir() if f.is_file()]
+    assert len(results) >= 5 and all(isinstance(json.loads(f.read_bytes()), dict) for f in results)  # JSON, no pickles
 
     again = pipeline(params=params, workdir=work, model=tiny_dir, sources=["synthetic"])
     out = capsys.readouterr().out
@@ -116,7 +120,7 @@ def test_a_pipeline_interrupted_mid_train_resumes_from_the_checkpoint(tmp_path, 
         assert proc.poll() is None, log.read_text()[-3000:]
         assert time.monotonic() < deadline, "no checkpoint appeared"
         time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)                                         # Ctrl-C mid-train
+    proc.send_signal(signal.SIGTERM)              # a Prefect cancel / an eviction mid-train: like Ctrl-C
     assert proc.wait(timeout=300) != 0
     assert "train: interrupted" in log.read_text()          # with the newest checkpoint saved
 
@@ -124,3 +128,16 @@ def test_a_pipeline_interrupted_mid_train_resumes_from_the_checkpoint(tmp_path, 
     out = capsys.readouterr().out
     assert "train: resuming from" in out and "(step " in out
     assert result["champion"] == "1"
+
+
+@pytest.mark.integration
+def test_a_second_run_in_the_same_workdir_is_refused(tmp_path, prefect_harness):
+    from components.file_lock import LockTimeoutError, exclusive_lock
+    from flows.pipeline import WORKDIR_LOCK, pipeline
+
+    work, params = _workdir(tmp_path)
+    work.mkdir()
+    with exclusive_lock(work / WORKDIR_LOCK, timeout_s=0):            # a run in progress holds it
+        with pytest.raises(LockTimeoutError, match="another `reflect run` is using this working directory"):
+            pipeline(params=params, workdir=work, sources=["synthetic"])
+    assert not (work / "data").exists()                                # refused before any stage

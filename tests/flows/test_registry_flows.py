@@ -10,7 +10,8 @@ from mlflow import MlflowClient
 from prefect.states import Completed, Failed
 
 from components.registry.connection import RegistryUnavailableError
-from components.registry.promotion import FINGERPRINT_TAG, current_champion
+from components.registry.lineage import dir_digest
+from components.registry.promotion import FINGERPRINT_TAG, MetricsMismatchError, current_champion
 from flows.registry_io import registry_io_only
 
 NAME = "reflective-math"
@@ -45,17 +46,25 @@ def test_register_then_promote_flows_move_the_champion_only_on_a_win(tmp_path, t
 
     eval_dir = tmp_path / "eval"
     eval_dir.mkdir()
-    (eval_dir / "metrics.json").write_text(json.dumps({GATE: 0.5, PASS1: 0.4}))
+    (eval_dir / "metrics.json").write_text(json.dumps({GATE: 0.5, PASS1: 0.4, "model_digest": dir_digest(tiny_dir)}))
     out = promote_flow(version="1", eval_dir=eval_dir, params=params, tracking_uri=uri)
     assert out["promoted"] and "first model" in out["reason"]
 
     register_flow(model_dir=tiny_dir, params=params, tracking_uri=uri)
-    out = promote_flow(version="2", metrics={GATE: 0.51, PASS1: 0.4}, params=params, tracking_uri=uri)
+    out = promote_flow(version="2", metrics={GATE: 0.51, PASS1: 0.4, "model_digest": dir_digest(tiny_dir)},
+                       params=params, tracking_uri=uri)
     assert not out["promoted"] and "< margin" in out["reason"]
     assert str(current_champion(MlflowClient(uri), NAME).version) == "1"      # untouched
 
     with pytest.raises(FileNotFoundError, match="no evaluation metrics"):
         promote_flow(version="2", eval_dir=tmp_path / "nowhere", params=params, tracking_uri=uri)
+    # metrics of another model, or of no model said, are refused before the gate looks at them
+    (eval_dir / "metrics.json").write_text(json.dumps({GATE: 0.9, PASS1: 0.9, "model_digest": "md5:0ther"}))
+    with pytest.raises(MetricsMismatchError, match="metrics are of model md5:0ther, but reflective-math version 2 is"):
+        promote_flow(version="2", eval_dir=eval_dir, params=params, tracking_uri=uri)
+    with pytest.raises(MetricsMismatchError, match="do not say which model they measured"):
+        promote_flow(version="2", metrics={GATE: 0.9, PASS1: 0.9}, params=params, tracking_uri=uri)
+    assert str(current_champion(MlflowClient(uri), NAME).version) == "1"
 
 
 @pytest.mark.integration
@@ -67,12 +76,13 @@ def test_promote_flow_reevaluates_a_champion_measured_under_another_config(tmp_p
     params.write_text(PARAMS)
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     register_flow(model_dir=tiny_dir, params=params, tracking_uri=uri)
-    promote_flow(version="1", metrics={GATE: 0.5, PASS1: 0.4}, params=params, tracking_uri=uri)
+    promote_flow(version="1", metrics={GATE: 0.5, PASS1: 0.4, "model_digest": dir_digest(tiny_dir)}, params=params,
+                 tracking_uri=uri)
     old = MlflowClient(uri).get_model_version(NAME, "1").tags[FINGERPRINT_TAG]
 
     params.write_text(PARAMS.replace("n_problems: 4", "n_problems: 3"))       # the eval changed
     register_flow(model_dir=tiny_dir, params=params, tracking_uri=uri)
-    out = promote_flow(version="2", metrics={GATE: 0.9, PASS1: 0.9}, params=params, tracking_uri=uri,
+    out = promote_flow(version="2", metrics={GATE: 0.9, PASS1: 0.9, "model_digest": dir_digest(tiny_dir)}, params=params, tracking_uri=uri,
                        workdir=tmp_path)
     assert (tmp_path / "reports" / "eval-champion-v1" / "metrics.json").is_file()    # champion measured again
     # the random tiny model has no trained head: its SPRM metric is missing, so the floor decides

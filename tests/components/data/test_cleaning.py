@@ -136,3 +136,25 @@ def test_embedded_default_gives_exactly_40k(tmp_path):
     assert report["rows_in"] == len(clean) + len(ledger) == report["rows_kept"] + report["rows_rejected"]
     assert sum(report["per_reason"].values()) == len(ledger)
     assert report["validation"]["success"] and report["short_of_target"] == 0
+
+
+def test_an_interrupted_write_keeps_the_previous_set_whole(tmp_path, monkeypatch):
+    """The three outputs are renamed in as one: a crash while writing clean.parquet leaves the old
+    report and ledger, never a new report beside an old clean.parquet."""
+    out = tmp_path / "out"
+    run_clean(["synthetic-default"], out, None, None, SMALL)
+    before = {f: (out / f).read_bytes() for f in ("clean.parquet", "rejected.parquet", "report.json")}
+    import components.data.cleaning as cleaning
+
+    real = cleaning.write_parquet
+
+    def dies_on_clean(table, path):
+        if path.name == "clean.parquet":
+            raise OSError("No space left on device")
+        real(table, path)
+
+    monkeypatch.setattr(cleaning, "write_parquet", dies_on_clean)
+    with pytest.raises(OSError, match="No space left"):
+        run_clean(["synthetic-default"], out, None, None, replace(SMALL, target_size=800))
+    assert {f: (out / f).read_bytes() for f in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]          # no temp directory left

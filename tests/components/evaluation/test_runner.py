@@ -16,6 +16,7 @@ from components.evaluation.eval_sets import EvalSetError
 from components.evaluation.runner import (EffortsConfig, EvaluateConfig, grade, head_step_scores,
                                           parse_heads, run_evaluate)
 from components.inference.candidate import Candidate, SamplingConfig
+from components.registry.lineage import dir_digest
 from components.model.sprm_head import HEAD_FILE, SPRMHead
 
 REPO = Path(__file__).resolve().parents[3]
@@ -121,7 +122,11 @@ def test_end_to_end_on_a_tiny_model(sft_tiny_dir, tmp_path):
     assert "eval/synthetic/ablation/hidden-geometric/sprm_best_at_4" in m
     assert "eval/synthetic/ablation/default-min/sprm_vote_at_2" in m
     on_disk = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert set(on_disk) == set(m)
+    assert set(on_disk) == set(m) | {"model_digest"}
+    assert on_disk["model_digest"] == dir_digest(model_dir)             # which model the numbers measured
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["details.json", "metrics.json", "plots",
+                                                                     "report.md"]   # renamed in as one
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
     for name in ("scaling", "tokens", "scores", "step_heatmap"):
         assert (tmp_path / "out" / "plots" / f"synthetic_{name}.png").stat().st_size > 1000
     assert "| sprm_best |" in (tmp_path / "out" / "report.md").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -124,3 +125,29 @@ def test_the_served_selector_is_the_registered_one(registered):
     for _, row in out.iterrows():
         cands = json.loads(row["candidates"])
         assert row["chosen"] == max(range(len(cands)), key=lambda i: (cands[i]["mean_logprob"], -i))
+
+
+@pytest.mark.integration
+def test_a_model_whose_files_changed_after_registration_is_refused(tmp_path, tiny_dir):
+    """The registered digest is checked when the pyfunc loads and when a version is downloaded."""
+    import shutil
+
+    from mlflow.models import Model
+
+    from components.registry.pyfunc import MODEL_ARTIFACT, ModelDigestError
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    version = register_model(tiny_dir, NAME, uri, log=lambda _m: None)
+    mv = MlflowClient(uri).get_model_version(NAME, version)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=str(tmp_path / "dl"),
+                                                     tracking_uri=uri))
+    rel = Model.load(str(local)).flavors["python_function"]["artifacts"][MODEL_ARTIFACT]["path"]
+    mlflow.pyfunc.load_model(str(local))                                  # untouched: loads
+    config = local / rel / "config.json"
+    config.write_text(config.read_text(encoding="utf-8").replace("}", ', "x": 1}', 1), encoding="utf-8")
+    with pytest.raises(ModelDigestError, match="the files are not the registered model"):
+        mlflow.pyfunc.load_model(str(local))
+    store_copy = next(Path(tmp_path / "artifacts").rglob(f"{rel}/config.json"))   # damage the stored one
+    shutil.copy(config, store_copy)
+    with pytest.raises(ModelDigestError, match=f"not {NAME} version {version}"):
+        download_model_dir(NAME, version, uri, tmp_path / "dl2")

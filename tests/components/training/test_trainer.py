@@ -121,6 +121,29 @@ def test_interrupted_and_resumed_equals_uninterrupted(adder_policy, adder_data, 
 
 
 @pytest.mark.integration
+def test_sigterm_is_routed_like_ctrl_c(adder_policy, adder_data, tmp_path):
+    """A Prefect cancel or an eviction (SIGTERM) saves the step in flight and ends the MLflow run."""
+    import signal
+
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    cfg = small_cfg(steps=6, every=0)
+    before = signal.getsignal(signal.SIGTERM)
+
+    def terminate(step, _metrics):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(KeyboardInterrupt, match=f"signal {int(signal.SIGTERM)}"):
+        run_train(cfg, adder_policy, adder_data, tmp_path / "run", uri, resume=False, log=quiet, on_step=terminate)
+    assert latest_checkpoint(tmp_path / "run" / "checkpoints").name == "step-000002"   # not lost
+    runs = MlflowClient(uri).search_runs([MlflowClient(uri).get_experiment_by_name("reflective-math").experiment_id])
+    assert [r.info.status for r in runs] == ["KILLED"]                                  # not left RUNNING
+    assert signal.getsignal(signal.SIGTERM) is before                                   # handler restored
+
+
+@pytest.mark.integration
 def test_non_finite_loss_stops_with_step_and_keeps_checkpoint(adder_policy, adder_data, tmp_path):
     cfg = small_cfg(steps=4, every=1, optim=OptimConfig(policy_lr=1e30, head_lr=1e30, grad_clip=0.0))
     with pytest.raises(TrainingDivergedError, match=r"step 2: non-finite .*step-000001"):
