@@ -23,7 +23,7 @@ def bootstrap_task(out_dir: Path, cfg: BootstrapConfig, task_cfg: TaskConfig) ->
     return {k: v for k, v in report.items() if k != "config"}
 
 
-@flow(name="bootstrap")
+@flow(name="bootstrap", log_prints=True)   # stage lines in the Prefect UI
 def bootstrap_flow(out_dir: Path = Path("models/bootstrap"), params: Path = Path("params.yaml"),
                    steps: int | None = None) -> dict:
     """Bootstrap the tiny policy into `out_dir`; returns its report (pass@1, pass@N, seconds)."""

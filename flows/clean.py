@@ -39,7 +39,7 @@ def log_task(report: CleanReport, cfg: CleanConfig, tracking_uri: str, experimen
         return run.info.run_id
 
 
-@flow(name="clean")
+@flow(name="clean", log_prints=True)   # stage lines in the Prefect UI
 def clean_flow(sources: list[str] | None = None, out_dir: Path = Path("data/clean"),
                eval_sets: list[str] | None = None, policy: Path | None = None,
                params: Path = Path("params.yaml"), tracking_uri: str = DEFAULT_TRACKING_URI,

@@ -173,8 +173,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from flows.pipeline import pipeline
 
     _load_params(args.params)                    # refused before Prefect starts
-    pipeline(args.params, args.workdir, args.tracking_uri, args.model, args.source, args.eval_sets,
-             use_cache=not args.no_cache)
+    summary = pipeline(args.params, args.workdir, args.tracking_uri, args.model, args.source, args.eval_sets,
+                       use_cache=not args.no_cache)
+    print(json.dumps(summary, default=str))      # the result on stdout; the stages' lines are logs (stderr)
     return 0
 
 
@@ -191,7 +192,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     from flows.deploy import deploy
 
-    deploy(args.cron, args.name, args.params, args.workdir, args.tracking_uri, args.model)
+    deploy(args.cron, args.name, args.params, args.workdir, args.tracking_uri, args.model,
+           timezone=args.timezone)
     return 0
 
 
@@ -356,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "a server (infra/local/start_prefect.sh) to see it in the Prefect UI.")
     p.add_argument("--cron", required=True, help='cron schedule, e.g. "0 3 * * 1" (Mondays 03:00)')
     p.add_argument("--name", default="weekly", help="deployment name (default: %(default)s)")
+    p.add_argument("--timezone", default="UTC",
+                   help="IANA time zone the cron is read in, e.g. Europe/Berlin (default: %(default)s)")
     p.add_argument("--workdir", type=Path, default=Path("."), help="where the scheduled runs write")
     p.add_argument("--tracking-uri", default=env_tracking_uri(None), help=WORKDIR_TRACKING_HELP)
     p.add_argument("--model", type=Path, help="base model dir instead of bootstrapping the embedded default")

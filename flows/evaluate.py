@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from components.data.synthetic import TaskConfig
@@ -25,7 +26,7 @@ def evaluate_task(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, ou
                         train_parquet=train_parquet, task=task_cfg)
 
 
-@flow(name="evaluate")
+@flow(name="evaluate", log_prints=True)   # stage lines in the Prefect UI
 def evaluate_flow(model_dir: Path = Path("models/train/last"), eval_sets: list[str] | None = None,
                   out_dir: Path = Path("reports/eval"), params: Path = Path("params.yaml"),
                   tracking_uri: str | None = DEFAULT_TRACKING_URI,
@@ -36,4 +37,7 @@ def evaluate_flow(model_dir: Path = Path("models/train/last"), eval_sets: list[s
     cfg, task_cfg = p.evaluate, p.task
     result = evaluate_task(Path(model_dir), list(eval_sets or cfg.eval_sets), cfg, Path(out_dir),
                            tracking_uri, extra_heads, train_parquet, task_cfg)
+    # the evaluation table on the flow run's Artifacts tab (and the Artifacts page, by key)
+    create_markdown_artifact(Path(result.paths["report"]).read_text(encoding="utf-8"), key="evaluation-report",
+                             description=f"best-of-N against pass@1, majority, confidence and oracle: {model_dir}")
     return result.metrics

@@ -176,7 +176,7 @@ def _run_stage(i: int, stage: str, stage_task, key: str, store: Path, use_cache:
 
 
 # ----------------------------------------------------------------------------- the pipeline
-@flow(name="reflective-pipeline")
+@flow(name="reflective-pipeline", log_prints=True)   # stage lines in the Prefect UI
 def pipeline(params: Path = Path("params.yaml"), workdir: Path = Path("."), tracking_uri: str | None = None,
              model: Path | None = None, sources: list[str] | None = None, eval_sets: list[str] | None = None,
              use_cache: bool = True) -> dict:

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from components.pipeline_params import load_pipeline_params
@@ -46,7 +47,14 @@ def promote_task(name: str, version: str, metrics: dict, cfg: PromoteConfig, tra
                    champion_metrics=measured)
 
 
-@flow(name="promote")
+def decision_markdown(name: str, version: str, decision: Decision) -> str:
+    """The gate's verdict and every number it looked at, as a markdown table."""
+    rows = "\n".join(f"| {k} | {v} |" for k, v in sorted(decision.values.items()))
+    verdict = "promoted to `champion`" if decision.promote else "not promoted"
+    return (f"# {name} version {version}: {verdict}\n\n{decision.reason}\n\n| value | |\n|---|---|\n{rows}\n")
+
+
+@flow(name="promote", log_prints=True)   # stage lines in the Prefect UI
 def promote_flow(version: str, eval_dir: Path = Path("reports/eval"), metrics: dict | None = None,
                  params: Path = Path("params.yaml"), tracking_uri: str = DEFAULT_TRACKING_URI,
                  name: str | None = None, eval_sets: list[str] | None = None,
@@ -75,5 +83,7 @@ def promote_flow(version: str, eval_dir: Path = Path("reports/eval"), metrics: d
                                         out_dir=Path(workdir) / "reports" / f"eval-champion-v{stale}",
                                         tracking_uri=tracking_uri)
     decision = promote_task(name, str(version), dict(metrics), cfg, tracking_uri, fingerprint, measured)
+    create_markdown_artifact(decision_markdown(name, str(version), decision), key="promotion-decision",
+                             description=f"gate for {name} version {version}")
     return {"name": name, "version": str(version), "promoted": decision.promote, "reason": decision.reason,
             "values": decision.values}

@@ -26,7 +26,7 @@ def register_task(model_dir: Path, name: str, tracking_uri: str, tags: dict[str,
     return register_model(model_dir, name, tracking_uri, tags, cfg)
 
 
-@flow(name="register")
+@flow(name="register", log_prints=True)   # stage lines in the Prefect UI
 def register_flow(model_dir: Path, params: Path = Path("params.yaml"), tracking_uri: str = DEFAULT_TRACKING_URI,
                   name: str | None = None, tags: dict[str, str] | None = None) -> dict:
     """Register `model_dir` under `name` (default register.name) with alias `challenger`; returns name and version."""

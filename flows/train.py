@@ -26,7 +26,7 @@ def train_task(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path
         return run_train(cfg, model_dir, data_path, out_dir, tracking_uri, resume, on_step=on_step)
 
 
-@flow(name="train")
+@flow(name="train", log_prints=True)   # stage lines in the Prefect UI
 def train_flow(model_dir: Path = Path("models/bootstrap"), data_path: Path = Path("data/clean/clean.parquet"),
                out_dir: Path = Path("models/train"), params: Path = Path("params.yaml"),
                tracking_uri: str | None = DEFAULT_TRACKING_URI, resume: bool = False,

@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
+from components.console import say
 from components.atomic import check_own_dir, staged_dir
 from components.config import ConfigError, as_flat_dict
 from components.data.synthetic import TaskConfig
@@ -304,7 +305,7 @@ def make_sampler(rm, cfg: EvaluateConfig, model_dir: Path) -> CandidateSampler:
 def run_evaluate(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, out_dir: Path,
                  tracking_uri: str | None = None, extra_heads: dict[str, Path] | None = None,
                  train_parquet: Path | None = None, task: TaskConfig = TaskConfig(),
-                 log: Callable[[str], None] = print) -> EvalResult:
+                 log: Callable[[str], None] = say) -> EvalResult:
     """Evaluate `model_dir` on `eval_sets` (see the module docstring); returns an `EvalResult`."""
     from components.model.reflective import ReflectiveModel
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from components.console import say
 from components.data.synthetic import TaskConfig, generate
 from components.inference.candidate import SamplingConfig
 from components.atomic import save_dir
@@ -135,7 +136,7 @@ def _batch(examples, pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
 
 
 def run_bootstrap(out_dir: Path, cfg: BootstrapConfig = BootstrapConfig(), task: TaskConfig = TaskConfig(),
-                  log=print) -> dict:
+                  log=say) -> dict:
     """Build, fine-tune and evaluate the tiny policy; returns the report written beside it."""
     from tqdm.auto import tqdm
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from components.console import say
+
 T = TypeVar("T")
 
 
@@ -61,7 +63,7 @@ def is_connection_error(exc: BaseException) -> bool:
 
 
 def ensure_reachable(tracking_uri: str, policy: RetryPolicy = RetryPolicy(),
-                     log: Callable[[str], None] = print) -> None:
+                     log: Callable[[str], None] = say) -> None:
     """Probe `<uri>/health` for server URIs; raise `RegistryUnavailableError` after `policy.attempts`."""
     if not is_server_uri(tracking_uri):
         return
@@ -84,7 +86,7 @@ def ensure_reachable(tracking_uri: str, policy: RetryPolicy = RetryPolicy(),
 
 
 def with_retries(call: Callable[[], T], tracking_uri: str, policy: RetryPolicy = RetryPolicy(),
-                 log: Callable[[str], None] = print) -> T:
+                 log: Callable[[str], None] = say) -> T:
     """Run `call()` (registry I/O), retrying only an unreachable server; other errors propagate at once.
 
     Each attempt first probes the server once (`ensure_reachable` with one attempt), so a server

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from components.console import say
 from components.config import ConfigError
 from components.evaluation.runner import EffortsConfig
 from components.inference.selection import SERVED_SELECTORS
@@ -230,7 +231,7 @@ def champion_to_reevaluate(client, name: str, fingerprint: str | None) -> str | 
 def promote(name: str, challenger_version: str | int, challenger_metrics: Mapping[str, Any], cfg: PromoteConfig,
             client, *, eval_fingerprint: str | None = None,
             champion_metrics: Mapping[str, Mapping[str, Any]] | None = None,
-            log: Callable[[str], None] = print, on_locked: Callable[[], None] | None = None) -> Decision:
+            log: Callable[[str], None] = say, on_locked: Callable[[], None] | None = None) -> Decision:
     """Decide under the promotion lock and move alias `champion` only on a `promote` decision.
 
     `challenger_metrics` are the evaluation's flat metrics; `eval_fingerprint` the digest of the eval

@@ -37,6 +37,7 @@ import pandas as pd
 import mlflow.pyfunc
 from mlflow.exceptions import MlflowException
 
+from components.console import say
 from components.config import ConfigError
 from components.registry.connection import RetryPolicy, with_retries
 from components.registry.lineage import dir_digest
@@ -202,7 +203,7 @@ def pip_requirements() -> list[str]:
 
 
 def register_model(model_dir: Path | str, name: str | None, tracking_uri: str, tags: Mapping[str, Any] | None = None,
-                   cfg: RegisterConfig = RegisterConfig(), log=print) -> str:
+                   cfg: RegisterConfig = RegisterConfig(), log=say) -> str:
     """Log `model_dir` as a pyfunc in a run, register it as a new version of `name`, tag it, alias it.
 
     `tags` (data_version, git_commit, training_run_id, aha_step, ...) go on the run and the version;

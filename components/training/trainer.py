@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from components.console import say
 from components.atomic import write_text
 from components.signals import raise_interrupt, route_sigterm
 from components.config import as_flat_dict
@@ -67,7 +68,7 @@ class TrainResult:
 
 
 def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path, tracking_uri: str | None,
-              resume: bool, log: Callable[[str], None] = print,
+              resume: bool, log: Callable[[str], None] = say,
               on_step: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
     """Train `model_dir` on `data_path` for `cfg.steps` steps; write checkpoints and the final model under `out_dir`.
 

@@ -33,10 +33,27 @@ with get_client(sync_client=True) as client:
             if time.monotonic() > deadline:
                 raise SystemExit("deployment never appeared")
             time.sleep(1)
-    print("CRON", dep.schedules[0].schedule.cron, flush=True)
+    print("CRON", dep.schedules[0].schedule.cron, dep.schedules[0].schedule.timezone, flush=True)
 run = run_deployment(name, parameters={"sources": [sources]}, timeout=900)
 print("STATE", run.state.type.value, flush=True)
+# what the Prefect UI shows for the run: its logs (every stage's lines) and its artifacts
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter, LogFilterFlowRunId
+with get_client(sync_client=True) as client:
+    runs = [run.id] + [r.id for r in client.read_flow_runs() if r.parent_task_run_id is not None]
+    logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=runs)))
+    arts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=runs)))
+for line in sorted({m.message.splitlines()[0] for m in logs if m.message.startswith(("pipeline [", "evaluate:"))}):
+    print("LOG", line, flush=True)
+print("ARTIFACTS", sorted(a.key for a in arts if a.key), flush=True)
 """
+
+
+def test_timezone_is_checked_with_a_one_line_error():
+    from flows.deploy import check_timezone
+
+    assert check_timezone("Europe/Berlin") == "Europe/Berlin"
+    with pytest.raises(ConfigError, match="--timezone 'Mars/Olympus': not a time zone name"):
+        check_timezone("Mars/Olympus")
 
 
 def test_cron_is_checked_with_a_one_line_error():
@@ -78,7 +95,7 @@ def test_deployment_on_a_real_prefect_server_runs_one_pipeline(tmp_path, tiny_di
     try:
         wait_for_ping(api, 180, server, server_log, path="/health")
         code = (f"from pathlib import Path; from flows.deploy import deploy; "
-                f"deploy('0 3 * * 1', name='test', params=Path({str(params)!r}), "
+                f"deploy('0 3 * * 1', name='test', timezone='Europe/Berlin', params=Path({str(params)!r}), "
                 f"workdir=Path({str(tmp_path / 'work')!r}), model=Path({str(tiny_dir)!r}))")
         with open(serve_log, "wb") as log:
             serve = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=REPO, stdout=log,
@@ -86,8 +103,13 @@ def test_deployment_on_a_real_prefect_server_runs_one_pipeline(tmp_path, tiny_di
         trigger = subprocess.run([sys.executable, "-c", TRIGGER, "reflective-pipeline/test", "synthetic"], env=env,
                                  capture_output=True, text=True, timeout=1000)
         assert trigger.returncode == 0, trigger.stderr[-3000:] + serve_log.read_text()[-3000:]
-        assert "CRON 0 3 * * 1" in trigger.stdout
+        assert "CRON 0 3 * * 1 Europe/Berlin" in trigger.stdout
         assert "STATE COMPLETED" in trigger.stdout, serve_log.read_text()[-5000:]
+        for stage in ("clean", "train", "evaluate", "promote"):       # the stages' lines in the run's logs
+            assert any(ln.startswith("LOG pipeline [") and f"] {stage}: " in ln for ln in trigger.stdout.splitlines()), \
+                trigger.stdout[-3000:]
+        assert "LOG evaluate: synthetic: pass@1" in trigger.stdout, trigger.stdout[-3000:]   # a component's line
+        assert "'evaluation-report'" in trigger.stdout and "'promotion-decision'" in trigger.stdout, trigger.stdout
         assert (tmp_path / "work" / "reports" / "eval" / "metrics.json").is_file()
     finally:
         if serve is not None:

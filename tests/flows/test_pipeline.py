@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -32,6 +33,13 @@ def test_layout_keeps_everything_under_the_workdir(tmp_path, monkeypatch):
     assert Layout.under(tmp_path, "http://127.0.0.1:5000").tracking_uri == "http://127.0.0.1:5000"
 
 
+def _logged(caplog) -> str:
+    """What the flows logged since the last call (Prefect's run loggers: the UI's lines)."""
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    caplog.clear()
+    return text
+
+
 @pytest.mark.integration
 def test_bad_params_stop_the_pipeline_before_any_stage(tmp_path, prefect_harness):
     from flows.pipeline import pipeline
@@ -54,12 +62,13 @@ def test_a_failing_stage_fails_the_pipeline_with_its_own_error(tmp_path, prefect
 
 
 @pytest.mark.integration
-def test_pipeline_end_to_end_then_cached_rerun(tmp_path, tiny_dir, prefect_harness, capsys):
+def test_pipeline_end_to_end_then_cached_rerun(tmp_path, tiny_dir, prefect_harness, caplog):
+    caplog.set_level(logging.INFO)                    # the flows log their prints (log_prints)
     from flows.pipeline import pipeline
 
     work, params = _workdir(tmp_path)
     first = pipeline(params=params, workdir=work, model=tiny_dir, sources=["synthetic"])
-    out = capsys.readouterr().out
+    out = _logged(caplog)
     for i, stage in enumerate(("clean", "bootstrap", "train", "register", "evaluate", "promote"), 1):
         assert f"pipeline [{i}/6] {stage}" in out
     assert first["version"] == "1" and first["champion"] == "1" and first["promotion"]["promoted"]
@@ -76,14 +85,14 @@ def test_pipeline_end_to_end_then_cached_rerun(tmp_path, tiny_dir, prefect_harne
     assert len(results) >= 5 and all(isinstance(json.loads(f.read_bytes()), dict) for f in results)  # JSON, no pickles
 
     again = pipeline(params=params, workdir=work, model=tiny_dir, sources=["synthetic"])
-    out = capsys.readouterr().out
+    out = _logged(caplog)
     for stage in ("clean", "train", "register", "evaluate"):
         assert f"{stage}: skipped, inputs unchanged (cached)" in out
     assert again["version"] == "1" and "already the champion" in again["promotion"]["reason"]
 
     (work / "reports" / "eval" / "metrics.json").unlink()            # an output went missing
     third = pipeline(params=params, workdir=work, model=tiny_dir, sources=["synthetic"])
-    out = capsys.readouterr().out
+    out = _logged(caplog)
     assert "evaluate: cached result is stale" in out and (work / "reports" / "eval" / "metrics.json").is_file()
     assert third["champion"] == "1"
 
@@ -100,7 +109,8 @@ with prefect_test_harness(server_startup_timeout=120):
 
 
 @pytest.mark.integration
-def test_a_pipeline_interrupted_mid_train_resumes_from_the_checkpoint(tmp_path, tiny_dir, prefect_harness, capsys):
+def test_a_pipeline_interrupted_mid_train_resumes_from_the_checkpoint(tmp_path, tiny_dir, prefect_harness, caplog):
+    caplog.set_level(logging.INFO)                    # the flows log their prints (log_prints)
     import signal
     import subprocess
     import sys
@@ -125,7 +135,7 @@ def test_a_pipeline_interrupted_mid_train_resumes_from_the_checkpoint(tmp_path, 
     assert "train: interrupted" in log.read_text()          # with the newest checkpoint saved
 
     result = pipeline(params=params, workdir=work, model=tiny_dir, sources=["synthetic"])
-    out = capsys.readouterr().out
+    out = _logged(caplog)
     assert "train: resuming from" in out and "(step " in out
     assert result["champion"] == "1"
 

@@ -5,6 +5,7 @@ promote, and then the champion answers `serve` requests with `effort`."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -26,14 +27,22 @@ def _small_params(path: Path) -> Path:
     return path
 
 
+def _logged(caplog) -> str:
+    """What the flows logged since the last call (Prefect's run loggers: the UI's lines)."""
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    caplog.clear()
+    return text
+
+
 @pytest.mark.integration
-def test_real_checkpoint_pipeline_then_serve(tmp_path, smollm2_dir, prefect_harness, capsys):
+def test_real_checkpoint_pipeline_then_serve(tmp_path, smollm2_dir, prefect_harness, caplog):
+    caplog.set_level(logging.INFO)                    # the flows log their prints (log_prints)
     from components.registry.serving import invoke, model_uri, start_server
     from flows.pipeline import pipeline
 
     params = _small_params(tmp_path / "params.yaml")
     out = pipeline(params=params, workdir=tmp_path / "work", model=smollm2_dir)
-    log = capsys.readouterr().out
+    log = _logged(caplog)
     for i, stage in enumerate(("clean", "bootstrap", "train", "register", "evaluate", "promote"), 1):
         assert f"pipeline [{i}/6] {stage}" in log
     assert out["version"] == "1" and out["champion"] == "1", out["promotion"]
