@@ -1,4 +1,4 @@
-"""Cleaning throughput on the embedded default (issue 4): >= 50,000 raw rows to 40,000.
+"""Cleaning throughput on the embedded default: >= 50,000 raw rows to 40,000.
 
 Runs `run_clean(["synthetic-default"], ...)` once in this fresh process, as `reflect clean`
 does (format, verifiability, consistency, decontamination and dedup agents; no difficulty or

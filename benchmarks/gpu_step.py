@@ -1,4 +1,4 @@
-"""One joint GRPO + SPR step on a randomly initialised 1.5B-shaped Qwen2, timed (issue 5, GPU check).
+"""One joint GRPO + SPR step on a randomly initialised 1.5B-shaped Qwen2, timed (a GPU check).
 
 The step is the trainer's (components/training/trainer.py), piece by piece: sample G completions
 per prompt with our KV-cached sampler, capturing the second-to-last layer's states

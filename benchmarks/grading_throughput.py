@@ -1,4 +1,4 @@
-"""Answer-grader throughput and self-consistency on the real eval answers (issue 3, item 8).
+"""Answer-grader throughput and self-consistency on the real eval answers.
 
 For every reference answer of MATH500, GSM8K, AIME24 and AIME25 it grades, single-threaded, three
 completions: the answer itself (must be right), a perturbed twin (must be wrong) and, for plain

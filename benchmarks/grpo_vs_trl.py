@@ -1,4 +1,4 @@
-"""Our GRPO+SPR trainer against TRL's GRPOTrainer, side by side in one run (issue 5).
+"""Our GRPO+SPR trainer against TRL's GRPOTrainer, side by side in one run.
 
 Same tiny model (a copy of the bootstrapped policy for each), the same prompts at every step,
 G = 8 completions per prompt, the same completion length, number of steps, learning rate, weight

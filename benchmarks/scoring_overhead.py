@@ -1,4 +1,4 @@
-"""Cost of SPRM scoring: captured during generation vs a second forward pass (issue 3).
+"""Cost of SPRM scoring: captured during generation vs a second forward pass.
 
 Times, on the same problems and seeds, side by side and alternating (so load changes hit all
 variants alike): plain sampling of N candidates (no capture), sampling with capture + head

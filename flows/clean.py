@@ -1,4 +1,4 @@
-"""The cleaning stage as a Prefect flow (issue 4, METHOD.md section 5).
+"""The cleaning stage as a Prefect flow (docs/method.md section 5).
 
 Thin: one task runs `components.data.cleaning.run_clean` (sources -> agents -> consensus ->
 ledger -> GX gate), one logs its counts, params and report to MLflow. A failed gate raises, so

@@ -1,4 +1,4 @@
-"""The evaluation stage as a Prefect flow (issue 6, METHOD.md sections 4 and 6).
+"""The evaluation stage as a Prefect flow (docs/method.md sections 4 and 6).
 
 Thin: one task runs `components.evaluation.runner.run_evaluate` (sample once at the largest N,
 every method from the same samples, plots, metrics.json) and logs to MLflow through it.

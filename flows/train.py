@@ -1,4 +1,4 @@
-"""The training stage as a Prefect flow (issue 5, METHOD.md section 3): joint GRPO + SPR training.
+"""The training stage as a Prefect flow (docs/method.md section 3): joint GRPO + SPR training.
 
 Thin: one task runs `components.training.trainer.run_train` with the `train` section of params.yaml
 (MLflow run with per-step `train/*` and `time/*` metrics, the aha-step tag, the score-gap plot;

@@ -1,4 +1,4 @@
-"""The cleaning run: sources -> agents -> consensus -> sample -> ledger -> GX gate (METHOD.md s.5).
+"""The cleaning run: sources -> agents -> consensus -> sample -> ledger -> GX gate (docs/method.md section 5).
 
 `run_clean` reads every source into rows, lets the agents review them (`consensus.review_rows`),
 rejects what the consensus rule rejects, samples the survivors down to `target_size` (stratified

@@ -1,4 +1,4 @@
-"""Combining the agents' verdicts: hard gates and votes (METHOD.md section 5).
+"""Combining the agents' verdicts: hard gates and votes (docs/method.md section 5).
 
 A gate's rejection rejects the row outright. Voters are weighed together: the row is rejected
 when the voters that gave an opinion (pass or reject; skips do not count) reject it in at least

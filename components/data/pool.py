@@ -1,6 +1,6 @@
 """The embedded default's raw pool: synthetic problems with the defects real data has.
 
-The paper cleans about 40k examples out of larger public mixes (METHOD.md section 5). Offline,
+The paper cleans about 40k examples out of larger public mixes (docs/method.md section 5). Offline,
 the embedded default does the same honestly: `build_pool` writes a raw JSONL pool of
 `base_rows` synthetic training problems (`components.data.synthetic.generate`, with
 `noise_rate` of them carrying a trace whose boxed answer disagrees with the label) and mixes in

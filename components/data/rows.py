@@ -1,6 +1,6 @@
 """The one row type every source maps to, and the verdict type every cleaning agent returns.
 
-A `Row` is what the cleaning stage (METHOD.md section 5) sees of one input record, whatever its
+A `Row` is what the cleaning stage (docs/method.md section 5) sees of one input record, whatever its
 native schema: `id`, `source`, `line` (1-based line or row index in the source, so every row can
 be traced back), `problem`, `answer`, optional `solution` and free-form `meta`. A record that
 could not be read at all (truncated JSON, invalid UTF-8, a wrong type) is still a `Row`: its text
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-# The reason categories of a rejection, in the order the issue lists them.
+# The reason categories of a rejection, in a fixed order (report.json counts them in this order).
 REASONS: tuple[str, ...] = (
     "malformed", "empty", "too_long", "unverifiable", "inconsistent", "duplicate",
     "near_duplicate", "contaminated", "too_easy", "too_hard", "judge_rejected",

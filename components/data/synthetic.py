@@ -1,7 +1,7 @@
 """The embedded default task: step-by-step integer arithmetic (and small linear equations).
 
 Every problem has a checkable integer answer and a solution trace in the reasoning format the
-whole project uses (METHOD.md section 2): one step per line pair, each ending in `.\\n\\n`,
+whole project uses (docs/method.md section 2): one step per line pair, each ending in `.\\n\\n`,
 inside `<think> ... </think>`, then the boxed answer::
 
     Compute (7+5)*3-4.   ->   <think>7+5=12.\\n\\n12*3=36.\\n\\n36-4=32.\\n\\n</think> \\boxed{32}

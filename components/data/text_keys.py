@@ -1,6 +1,6 @@
 """Text keys for matching problems: exact keys, canonical keys, tokens, shingles, numbers.
 
-Deduplication and decontamination (METHOD.md section 5) must see through formatting that does
+Deduplication and decontamination (docs/method.md section 5) must see through formatting that does
 not change a problem: whitespace, LaTeX spacing (`\\,`, `\\quad`, `\\left`), `\\dfrac` vs
 `\\frac`, `\\cdot` vs `*`, `$` delimiters, braces around one exponent or index character (`x^{2}`), thousands separators (`1,000`, `1{,}000`) and
 trailing decimal zeros (`3.0`, `2.50`). `canonical_tokens` removes all of these and splits the

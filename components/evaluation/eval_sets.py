@@ -1,6 +1,6 @@
 """Evaluation sets: the synthetic held-out set (default) and AIME24/AIME25/MATH500/GSM8K.
 
-METHOD.md section 5. Every set becomes an `EvalSet` of `EvalProblem(id, prompt, answer, bucket)`:
+docs/method.md section 5. Every set becomes an `EvalSet` of `EvalProblem(id, prompt, answer, bucket)`:
 
 - `synthetic`: `components.data.synthetic.generate(n, seed, split="heldout")`; the prompt is the
   bare problem (the format the tiny policy was trained on). Given the training parquet, any

@@ -1,4 +1,4 @@
-"""Estimators for method@N from M >= N samples per problem, bootstrap CIs, AUROC (METHOD.md s.4).
+"""Estimators for method@N from M >= N samples per problem, bootstrap CIs, AUROC (docs/method.md section 4).
 
 One generate call samples M candidates per problem (M = the largest N); every method at every
 N <= M is estimated from those same samples:

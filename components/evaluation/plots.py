@@ -1,4 +1,4 @@
-"""The evaluation plots people look at (METHOD.md sections 4 and 6), written as PNG files.
+"""The evaluation plots people look at (docs/method.md sections 4 and 6), written as PNG files.
 
 Figures are built with `matplotlib.figure.Figure` (Agg canvas, no pyplot global state), so this
 is safe in worker threads and headless machines. Each function writes one file and returns its

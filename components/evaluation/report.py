@@ -1,6 +1,6 @@
 """Metric names, `metrics.json`, the markdown table and MLflow logging of an evaluation.
 
-Names (issue 6): `eval/<set>/<method>_at_<N>` with methods `pass` (only `pass_at_1`), `majority`,
+Names: `eval/<set>/<method>_at_<N>` with methods `pass` (only `pass_at_1`), `majority`,
 `sprm_best`, `sprm_vote`, `logprob_best`, `oracle`, plus `eval/<set>/sprm_auroc` (and
 `eval/<set>/logprob_auroc`, the confidence baseline's score vs correctness), pooled over every
 candidate, and `eval/<set>/sprm_auroc_within` / `eval/<set>/logprob_auroc_within`, the mean AUROC

@@ -1,6 +1,6 @@
 """`reflect evaluate`: sample once at the largest N, then score every method from those samples.
 
-For each eval set (METHOD.md sections 4 and 6, issue 6): generate `max_n` candidates per problem
+For each eval set (docs/method.md sections 4 and 6): generate `max_n` candidates per problem
 with the reflective model (hidden states captured while sampling), grade each with `is_correct`,
 score the captured step features with every SPRM head (the model's own and any `extra_heads`,
 e.g. the BCE-trained head or a hidden-only head) under every aggregation (geometric, min, last),
@@ -45,7 +45,7 @@ OUTPUTS = (METRICS_FILE, DETAILS_FILE, REPORT_FILE, "plots")   # what the stage 
 
 @dataclass(frozen=True)
 class EffortsConfig:
-    """Candidates per effort (METHOD.md section 4: low / medium / high = 2 / 8 / 32)."""
+    """Candidates per effort (docs/method.md section 4: low / medium / high = 2 / 8 / 32)."""
 
     low: int = 2
     medium: int = 8

@@ -1,6 +1,6 @@
 """What generation hands to everything downstream: sampled candidates with their step features.
 
-A `Candidate` keeps what was captured while it was sampled (METHOD.md sections 1, 2 and 4): the
+A `Candidate` keeps what was captured while it was sampled (docs/method.md sections 1, 2 and 4): the
 second-to-last-layer hidden state before each kept step token and the step's min/mean token
 log-prob. Any SPRM head can score these later without another forward pass, so selectors and
 ablations (hidden vs hidden+logprob, geometric mean vs min vs last) all read the same samples.

@@ -1,4 +1,4 @@
-"""Choosing one answer among N sampled candidates (METHOD.md section 4).
+"""Choosing one answer among N sampled candidates (docs/method.md section 4).
 
 Every selector reads one problem's candidates as a `ProblemSamples` (plain per-candidate lists,
 so the same samples feed every method and every ablation) and returns the INDEX of the chosen
@@ -7,9 +7,9 @@ candidate; the method is right iff that candidate is correct. Methods:
 - `majority_vote`: the most frequent final answer (self-consistency; Wang et al. 2023).
 - `sprm_best`: the candidate with the highest SPRM trajectory score (the paper's best-of-N).
 - `sprm_weighted_vote`: the answer with the largest SUM of trajectory scores (an improvement,
-  METHOD.md section 4).
+  docs/method.md section 4).
 - `logprob_best`: the candidate with the highest mean token log-prob (a head-free confidence
-  baseline the paper does not report; METHOD.md section 8).
+  baseline the paper does not report; docs/method.md section 8).
 - `oracle`: any correct candidate (the ceiling, pass@N).
 
 Answers are grouped by `answer_key`: `components.rewards.grading.normalize_answer` string
@@ -51,7 +51,7 @@ class ProblemSamples:
     """One problem's M candidates as parallel tuples (index i = candidate i).
 
     `scores` are trajectory scores already aggregated from step scores (0.0 for a candidate with
-    no step, METHOD.md section 2); `mean_logprobs` are mean token log-probs of the completion.
+    no step, docs/method.md section 2); `mean_logprobs` are mean token log-probs of the completion.
     `n_tokens` (optional) is the completion length in tokens, for compute-scaling views.
     """
 

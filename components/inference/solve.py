@@ -1,6 +1,6 @@
 """Test-time scaling for one problem: sample N at an effort, score, answer from the best (eq. 7).
 
-Efforts follow the paper: low / medium / high = 2 / 8 / 32 candidates (METHOD.md section 4).
+Efforts follow the paper: low / medium / high = 2 / 8 / 32 candidates (docs/method.md section 4).
 """
 
 from __future__ import annotations

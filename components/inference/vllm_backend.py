@@ -1,4 +1,4 @@
-"""Optional vLLM generation backend (the `gpu` extra; METHOD.md section 4, second-pass scoring).
+"""Optional vLLM generation backend (the `gpu` extra; docs/method.md section 4, second-pass scoring).
 
 vLLM samples fast but returns no hidden states, so the step features the SPRM head reads are
 recomputed by one batched second forward pass of the backbone over prompt + completion

@@ -1,11 +1,11 @@
 """`reflect bootstrap`: the embedded default policy, made here instead of downloaded.
 
-Replaces "initialise from DeepSeek-R1-Distill-Qwen" for the CPU default (issue 3, item 4):
+Replaces "initialise from DeepSeek-R1-Distill-Qwen" for the CPU default:
 train a byte-level BPE tokenizer on the synthetic task, build a tiny `Qwen2ForCausalLM`, and
 fine-tune it (SFT, loss on the completion only) on step-by-step traces of which a share carries
 one wrong step that propagates, so the policy is fallible: pass@1 well below pass@8. The output
 is a normal HF model directory plus `reflective.json` (the head reads hidden+logprob features
-at this scale, METHOD.md section 8) and `bootstrap_report.json` (held-out pass@1 and pass@8).
+at this scale, docs/method.md section 8) and `bootstrap_report.json` (held-out pass@1 and pass@8).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ class ModelDirError(ValueError):
 
 @dataclass(frozen=True)
 class ReflectiveSpec:
-    """How a directory's head reads the backbone (METHOD.md sections 1 and 2)."""
+    """How a directory's head reads the backbone (docs/method.md sections 1 and 2)."""
 
     sprm_features: Features = "hidden"
     step_match: Literal["exact", "contains"] = "exact"

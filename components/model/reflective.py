@@ -2,7 +2,7 @@
 
 `ReflectiveModel.generate` samples N candidates per problem with a KV-cached loop that keeps,
 for every sampled token, the second-to-last layer's hidden state at the position that produced
-it (= the position just before a step token, METHOD.md section 1) and the token's log-prob.
+it (= the position just before a step token, docs/method.md section 1) and the token's log-prob.
 Step scores then come from those captured tensors: no second forward pass (section 4,
 improvement). `score_second_pass` recomputes the same from one plain forward pass, for backends
 that give no hidden states (vLLM) and to check the first path.

@@ -1,4 +1,4 @@
-"""Batched sampling with capture, and the equivalent single forward pass (METHOD.md s.1, s.4).
+"""Batched sampling with capture, and the equivalent single forward pass (docs/method.md sections 1 and 4).
 
 Both functions return, for each completion token k, the token's log-prob under the policy at
 temperature 1 and the chosen layer's hidden state at the position that produced token k (the

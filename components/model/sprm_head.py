@@ -1,10 +1,10 @@
-"""The SPRM head (paper section 4.1, METHOD.md section 1).
+"""The SPRM head (paper section 4.1, docs/method.md section 1).
 
 `Sequential(Linear(d, 2h), ReLU, Dropout(0.5), Linear(2h, 1))` on the second-to-last layer's
 hidden state just before each step token; output is a logit, the step score is its sigmoid.
 With `features="hidden"`, d = h and the head has 2h^2 + 4h + 1 parameters with the reference's
 key names (`0.weight, 0.bias, 3.weight, 3.bias`), so reference heads load unchanged.
-`features="hidden+logprob"` (an improvement, see METHOD.md section 8) RMS-normalises the hidden
+`features="hidden+logprob"` (an improvement, see docs/method.md section 8) RMS-normalises the hidden
 state and appends the step's min and mean token log-prob, d = h + 2.
 
 Stored as `sprm_head.safetensors` with the feature spec in the file's metadata; the reference's
@@ -106,6 +106,6 @@ class SPRMHead(nn.Sequential):
 
 
 def head_parameter_count(hidden_size: int, features: Features = "hidden") -> int:
-    """2h^2 + 4h + 1 for `hidden` (METHOD.md section 1); + 2*2h for `hidden+logprob`."""
+    """2h^2 + 4h + 1 for `hidden` (docs/method.md section 1); + 2*2h for `hidden+logprob`."""
     h, d = hidden_size, hidden_size + n_extra_features(features)
     return d * 2 * h + 2 * h + 2 * h + 1

@@ -1,4 +1,4 @@
-"""Step segmentation and trajectory scores as pure functions (paper section 4.1, METHOD.md s.2).
+"""Step segmentation and trajectory scores as pure functions (paper section 4.1, docs/method.md section 2).
 
 A reasoning step ends where the decoded text completes the step marker `.\\n\\n`. Tokenizers
 spell it differently: one token (Qwen2, id 382), two (`.` + `\\n\\n`, SmolLM2), three (`.` + `\\n` +
@@ -121,7 +121,7 @@ def marker_spans(ids: Sequence[int], tokens: StepTokens) -> list[tuple[int, int]
 
 
 def step_positions(ids: Sequence[int], tokens: StepTokens, start_inside: bool = False) -> list[int]:
-    """Indices of the kept step tokens in `ids` (a completion), METHOD.md section 2.
+    """Indices of the kept step tokens in `ids` (a completion), docs/method.md section 2.
 
     `start_inside` says the thinking span was opened before `ids` began (e.g. by the prompt).
     Without think tokens in the vocabulary, everything counts as inside. A marker continues a run

@@ -1,8 +1,8 @@
 """The embedded default's tokenizer: byte-level BPE trained on the synthetic task's text.
 
-Properties the rest of the project relies on (issue 3, item 3):
+Properties the rest of the project relies on:
 - every digit is its own token (a trial here showed multi-digit tokens hurt arithmetic);
-- `.\\n\\n`, the step token of METHOD.md section 2, is exactly one token;
+- `.\\n\\n`, the step token of docs/method.md section 2, is exactly one token;
 - `<think>` / `</think>` are special tokens, and `<|im_end|>` ends a turn (EOS);
 - a chat template in the Qwen2 style, so `apply_chat_template` works as for real checkpoints.
 The result is a standard `PreTrainedTokenizerFast` directory (`AutoTokenizer.from_pretrained`).

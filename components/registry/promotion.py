@@ -1,4 +1,4 @@
-"""The promotion gate: move alias `champion` to a challenger only when it is better (issue 7).
+"""The promotion gate: move alias `champion` to a challenger only when it is better.
 
 Rule (params.yaml section `promote`): on the gate's eval set, the challenger's accuracy with the
 served selector (`method`, which must equal `register.selector`) at the gate's effort (N from

@@ -1,8 +1,8 @@
-"""The registered model: an MLflow pyfunc bundling policy, SPRM head and tokenizer (issue 7).
+"""The registered model: an MLflow pyfunc bundling policy, SPRM head and tokenizer.
 
 The model directory (HF causal LM + tokenizer + `sprm_head.safetensors`) is logged as the
 artifact `reflective_model`; `load_context` loads it with `ReflectiveModel.load`. `predict` is the
-paper's test-time scaling (METHOD.md section 4, eq. 7): sample N candidates per problem at the
+paper's test-time scaling (docs/method.md section 4, eq. 7): sample N candidates per problem at the
 requested effort, score each with the SPRM head, answer from the one the configured selector
 picks (`register.selector`: `sprm_best`, the paper's best-of-N, or `sprm_vote`, `majority`,
 `logprob_best`; chosen on the validation split, see docs in README "Choosing the served selector").

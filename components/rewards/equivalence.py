@@ -1,4 +1,4 @@
-"""Do two NORMALISED answers denote the same mathematical object? (METHOD.md section 3, reward)
+"""Do two NORMALISED answers denote the same mathematical object? (docs/method.md section 3, reward)
 
 `equivalent(pred, gold)` takes two outputs of `normalize_answer` and decides, cheapest test first:
 

@@ -1,4 +1,4 @@
-"""Re-grade saved completions: `reflect grade IN.jsonl --out OUT.jsonl` (METHOD.md section 3).
+"""Re-grade saved completions: `reflect grade IN.jsonl --out OUT.jsonl` (docs/method.md section 3).
 
 `grade_jsonl` reads JSON Lines whose rows carry `completion` (the model's text, `</think>` and
 `\\boxed{}` included) and `reference` (the gold answer; a JSON number is read as its decimal

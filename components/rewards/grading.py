@@ -1,4 +1,4 @@
-"""Answer grading: the outcome reward of METHOD.md section 3 as plain functions.
+"""Answer grading: the outcome reward of docs/method.md section 3 as plain functions.
 
 `final_answer` takes the text after the last `</think>` and returns its LAST `\\boxed{...}`
 (or `\\fbox{...}`); `answers_equal` normalises both sides (`normalize_answer`, see

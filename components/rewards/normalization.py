@@ -1,4 +1,4 @@
-"""Textual normalisation of a final answer before comparison (METHOD.md section 3, reward).
+"""Textual normalisation of a final answer before comparison (docs/method.md section 3, reward).
 
 `normalize_answer` turns what a model (or a dataset) writes inside `\\boxed{}` into one canonical
 LaTeX-ish string that `components.rewards.equivalence` compares and math-verify can still parse:

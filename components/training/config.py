@@ -1,6 +1,6 @@
 """The training stage's config (params.yaml section `train`), as nested frozen dataclasses.
 
-Defaults are METHOD.md section 3's constants (the reference's verl run); params.yaml overrides
+Defaults are docs/method.md section 3's constants (the reference's verl run); params.yaml overrides
 those the embedded 1M-parameter default needs otherwise, with the reason beside each.
 Load with `components.config.load_section(TrainConfig, "train")`, which refuses unknown keys.
 """
@@ -66,7 +66,7 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class GRPOConfig:
-    """`loss = spr_loss + pg_loss - entropy_coef * entropy + kl_coef * kl` (METHOD.md section 3)."""
+    """`loss = spr_loss + pg_loss - entropy_coef * entropy + kl_coef * kl` (docs/method.md section 3)."""
 
     clip: float = 0.2
     kl_coef: float = 0.001            # 0 skips the frozen reference model entirely
@@ -143,7 +143,7 @@ class CheckpointConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Joint GRPO + SPR training (issue 5, METHOD.md section 3)."""
+    """Joint GRPO + SPR training (docs/method.md section 3)."""
 
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

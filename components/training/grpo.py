@@ -1,4 +1,4 @@
-"""GRPO for the policy (METHOD.md section 3): pure functions on tensors.
+"""GRPO for the policy (docs/method.md section 3): pure functions on tensors.
 
 The policy part of the joint objective is
 
@@ -18,7 +18,7 @@ import torch
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-6) -> torch.Tensor:
-    """Group-relative advantage `(r - mean_group) / (std_group + eps)` (METHOD.md section 3).
+    """Group-relative advantage `(r - mean_group) / (std_group + eps)` (docs/method.md section 3).
 
     `rewards` [B] holds B = n_groups * group_size outcome rewards, each prompt's group contiguous.
     The std is the unbiased one (`torch.std`, as verl's `compute_grpo_outcome_advantage`); a group
@@ -60,7 +60,7 @@ def clipped_policy_loss(
     mask: torch.Tensor,
     clip: float = 0.2,
 ) -> PolicyLoss:
-    """PPO-style clipped surrogate at token level (METHOD.md section 3, GRPO).
+    """PPO-style clipped surrogate at token level (docs/method.md section 3, GRPO).
 
     `logprob`, `old_logprob`, `mask` are [B, T] (log-probs of the sampled response tokens under the
     current and the sampling policy; mask 1 on response tokens); `advantages` is [B] (one per

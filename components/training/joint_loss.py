@@ -1,4 +1,4 @@
-"""One forward pass of policy + SPRM head and the joint loss (METHOD.md section 3).
+"""One forward pass of policy + SPRM head and the joint loss (docs/method.md section 3).
 
     loss = spr_loss + pg_loss - entropy_coef * entropy + kl_coef * kl
 
@@ -76,7 +76,7 @@ class JointLoss:
 def joint_loss(joint: nn.Module, batch: RolloutBatch, advantages: torch.Tensor, cfg: TrainConfig,
                spr_kind: LossKind, ref_logprob: torch.Tensor | None, reduce_sum: ReduceSum,
                world: int) -> JointLoss:
-    """Forward `joint` on `batch` and combine the GRPO and SPR losses (METHOD.md section 3).
+    """Forward `joint` on `batch` and combine the GRPO and SPR losses (docs/method.md section 3).
 
     `advantages` [B] (group-relative, this process's groups); `ref_logprob` [B, Tc] or None
     (kl_coef 0). Logits are divided by the sampling temperature, as verl does for the actor.

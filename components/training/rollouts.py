@@ -1,4 +1,4 @@
-"""Training data and rollout batches for the joint GRPO + SPR step (METHOD.md section 3).
+"""Training data and rollout batches for the joint GRPO + SPR step (docs/method.md section 3).
 
 `load_training_set` reads the cleaned parquet (columns `problem`, `answer`; others ignored);
 `step_prompts` picks each step's prompts as a deterministic function of (seed, step), so a resumed
@@ -132,7 +132,7 @@ def build_batch(prompts: Sequence[Sequence[int]], candidates: Sequence[Candidate
                 pad_id: int) -> RolloutBatch:
     """Pad prompt i and candidate i into one row each; collect step positions and labels.
 
-    A candidate is labelled correct (its steps get y = 1) iff its reward > 0.5 (METHOD.md s.3).
+    A candidate is labelled correct (its steps get y = 1) iff its reward > 0.5 (docs/method.md section 3).
     """
     if not (len(prompts) == len(candidates) == len(rewards)):
         raise ValueError("prompts, candidates and rewards must be row-aligned")

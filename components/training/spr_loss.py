@@ -1,4 +1,4 @@
-"""The SPR loss of the SPRM head (paper eq. 6, METHOD.md section 3): pure functions on tensors.
+"""The SPR loss of the SPRM head (paper eq. 6, docs/method.md section 3): pure functions on tensors.
 
 Eq. 6: for every kept step token t of a trajectory with outcome label y (1 iff its reward > 0.5),
 
@@ -154,7 +154,7 @@ def loss_kind_at(step: int, loss: LossKind, warmup_steps: int, warmup_loss: Loss
 def scale_backbone_grad(h: torch.Tensor, scale: float = 1e-4) -> torch.Tensor:
     """Identity in the forward pass; scales the gradient flowing back into `h` by `scale`.
 
-    `h * scale + h.detach() * (1 - scale)` (METHOD.md section 3): the head reads the backbone's
+    `h * scale + h.detach() * (1 - scale)` (docs/method.md section 3): the head reads the backbone's
     hidden state at full value but pulls on the shared backbone with only 1e-4 of its gradient.
     """
     return h * scale + h.detach() * (1.0 - scale)

@@ -1,4 +1,4 @@
-"""What the training run tracks about the SPRM head (METHOD.md section 3, the "aha moment").
+"""What the training run tracks about the SPRM head (docs/method.md section 3, the "aha moment").
 
 Per step, on that step's rollouts: the score gap (mean trajectory score of correct minus incorrect
 rollouts), the head's AUROC (correct vs incorrect, ties count 1/2) pooled over the step and within

@@ -359,7 +359,7 @@ def lr_factors(cfg: TrainConfig) -> list[Callable[[int], float]]:
 
 
 def _summary(hist: list[dict[str, float]], aha: int | None) -> dict[str, float | int | None]:
-    """Means over the first and last 10% of steps (at least one step each), as issue 5 asks."""
+    """Means over the first and last 10% of steps (at least one step each): the run's before/after figures."""
     k = max(1, len(hist) // 10)
 
     def mean(key: str, part: list[dict[str, float]]) -> float:

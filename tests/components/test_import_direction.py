@@ -1,4 +1,4 @@
-"""One direction of imports: `components/` never imports `flows` or `prefect` (STYLE.md)."""
+"""One direction of imports: `components/` never imports `flows` or `prefect` (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Cleaning agents: independent objects, each judging rows from one angle (METHOD.md section 5).
+"""Cleaning agents: independent objects, each judging rows from one angle (docs/method.md section 5).
 
 Every agent has a `name`, a `scope` and `review(rows) -> list[Verdict]` (one verdict per row,
 in order). Row-scope agents judge each row on its own and are shown every row; set-scope agents

@@ -1,6 +1,6 @@
 """The difficulty agent: drop rows the current policy always or never solves.
 
-GRPO (METHOD.md section 3) learns nothing from a group whose k answers all score the same, so a
+GRPO (docs/method.md section 3) learns nothing from a group whose k answers all score the same, so a
 problem the policy solves k times out of k (too_easy) or 0 times out of k (too_hard) only costs
 compute. The agent samples `k` completions per problem from the policy with
 `ReflectiveModel.generate` (the model core), grades them with `components.rewards.grading.

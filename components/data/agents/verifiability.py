@@ -1,6 +1,6 @@
 """The verifiability agent: the answer must be something the grader can check.
 
-The outcome reward (METHOD.md section 3) compares a boxed answer with the reference through
+The outcome reward (docs/method.md section 3) compares a boxed answer with the reference through
 math-verify, so a row is only useful if its reference can be compared at all. Rejected as
 unverifiable: proof problems ("prove that", "show that" without anything to find or compute),
 placeholder and missing-value answers ("proof", "notfound", "QED", "nan", "null", "N/A"), answers

@@ -1,4 +1,4 @@
-"""Data sources: one loader per source, all yielding the common `Row` (METHOD.md section 5).
+"""Data sources: one loader per source, all yielding the common `Row` (docs/method.md section 5).
 
 A source is named on the command line as
 - a known hub dataset (`numina`, `openr1`, `deepscaler`, `limr`, `oreal`), loaded with

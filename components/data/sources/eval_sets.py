@@ -1,4 +1,4 @@
-"""The evaluation sets the cleaning stage decontaminates against (METHOD.md section 5).
+"""The evaluation sets the cleaning stage decontaminates against (docs/method.md section 5).
 
 Known names: `aime24`, `math500`, `gsm8k` (bundled under `data/eval/`, MIT, see its
 PROVENANCE.md), `aime25` (no licence to bundle: read from `../shared/data/eval/aime25.jsonl`

@@ -1,4 +1,4 @@
-"""The bootstrapped default policy is fallible in the way the project needs (issue 3, item 4)."""
+"""The bootstrapped default policy is fallible in the way the project needs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Step positions (METHOD.md s.2) on hand-made token sequences, in both tokenizers."""
+"""Step positions (docs/method.md section 2) on hand-made token sequences, in both tokenizers."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Self-consistency on real reference answers: every MATH500 / GSM8K / AIME answer, boxed in a
-completion, is graded right against itself and wrong against a perturbed twin (issue 3, item 8)."""
+completion, is graded right against itself and wrong against a perturbed twin."""
 
 from __future__ import annotations
 

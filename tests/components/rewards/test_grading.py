@@ -1,4 +1,4 @@
-"""The answer grader (METHOD.md section 3, reward): extraction, reward values, and the hostile
+"""The answer grader (docs/method.md section 3, reward): extraction, reward values, and the hostile
 cases where math-verify's defaults are too lenient or too strict, each a named case."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Answer normalisation (METHOD.md section 3): one canonical string per way of writing an answer."""
+"""Answer normalisation (docs/method.md section 3): one canonical string per way of writing an answer."""
 
 from __future__ import annotations
 

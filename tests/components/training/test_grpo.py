@@ -1,4 +1,4 @@
-"""GRPO pieces against hand-computed values (METHOD.md section 3)."""
+"""GRPO pieces against hand-computed values (docs/method.md section 3)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""The training forward reads exactly the step features that generation captured (METHOD.md s.1)."""
+"""The training forward reads exactly the step features that generation captured (docs/method.md section 1)."""
 
 import pytest
 import torch
