@@ -29,6 +29,7 @@ from pathlib import Path
 
 from prefect import flow, task
 
+from components.dvc_record import dvc_commit, not_recordable, publish_train_outputs
 from components.file_lock import exclusive_lock
 from components.pipeline_params import load_pipeline_params
 from components.registry.lineage import dir_digest, file_digest, git_commit, inputs_digest
@@ -233,11 +234,25 @@ def pipeline(params: Path = Path("params.yaml"), workdir: Path = Path("."), trac
         decision = promote_flow(version=reg["version"], metrics=ev["metrics"], params=params, tracking_uri=uri,
                                 name=reg["name"], eval_sets=eval_sets, workdir=lay.workdir)
         print(f"pipeline [6/{len(STAGES)}] promote: {'promoted' if decision['promoted'] else 'not promoted'}", flush=True)
+        dvc = _record_in_dvc(lay, params, model is not None, sources, eval_sets, model_dir.parent)
         summary = {"tracking_uri": uri, "model": reg["name"], "version": reg["version"], "promotion": decision,
                    "champion": _champion(uri, reg["name"]), "eval_report": str(lay.eval_dir / "report.md"),
-                   "model_dir": str(model_dir), "aha_step": trained.get("aha_step")}
+                   "model_dir": str(model_dir), "aha_step": trained.get("aha_step"), "dvc": dvc}
         print(where_to_look(summary, lay))
         return summary
+
+
+def _record_in_dvc(lay: Layout, params: Path, base_given: bool, sources, eval_sets, train_dir: Path) -> str:
+    """Write `dvc.lock` for a run that made exactly `dvc.yaml`'s outputs (components/dvc_record.py)."""
+    why_not = not_recordable(lay.workdir, params, base_given, sources, eval_sets)
+    if why_not is not None:
+        print(f"pipeline: dvc.lock not written ({why_not})")
+        return f"not recorded: {why_not}"
+    publish_train_outputs(train_dir, lay.train_root)
+    ok, last = dvc_commit(lay.workdir)
+    print("pipeline: outputs recorded in dvc.lock (dvc commit); `dvc status` is clean" if ok
+          else f"pipeline: WARNING dvc commit failed, dvc.lock not updated: {last}")
+    return "recorded in dvc.lock" if ok else f"dvc commit failed: {last}"
 
 
 def _champion(uri: str, name: str) -> str | None:

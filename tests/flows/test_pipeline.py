@@ -151,3 +151,37 @@ def test_a_second_run_in_the_same_workdir_is_refused(tmp_path, prefect_harness):
         with pytest.raises(LockTimeoutError, match="another `reflect run` is using this working directory"):
             pipeline(params=params, workdir=work, sources=["synthetic"])
     assert not (work / "data").exists()                                # refused before any stage
+
+
+TINY_BOOTSTRAP = """
+bootstrap: {n_train: 400, steps: 20, batch_size: 16, warmup_steps: 2, eval_problems: 8, eval_samples: 2,
+            model: {hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2,
+                    num_key_value_heads: 1}}
+"""
+
+
+@pytest.mark.integration
+def test_a_default_run_is_recorded_in_dvc_lock(tmp_path, prefect_harness, caplog):
+    """The embedded-default run in a DVC project leaves `dvc status` clean (dvc.lock written)."""
+    import subprocess
+    import sys
+
+    from flows.pipeline import REPO, pipeline
+
+    caplog.set_level(logging.INFO)
+    clone = tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    (clone / "params.yaml").write_text(TINY_PARAMS.read_text() + TINY_BOOTSTRAP)
+    dvc = [sys.executable, "-m", "dvc"]
+    status = subprocess.run([*dvc, "status"], cwd=clone, capture_output=True, text=True)
+    assert "changed outs" in status.stdout                               # nothing recorded yet
+    out = pipeline(params=clone / "params.yaml", workdir=clone)
+    assert out["dvc"] == "recorded in dvc.lock", _logged(caplog)[-3000:]
+    status = subprocess.run([*dvc, "status"], cwd=clone, capture_output=True, text=True)
+    assert status.returncode == 0 and "up to date" in status.stdout, status.stdout + status.stderr
+    assert (clone / "dvc.lock").is_file() and (clone / "models" / "train" / "model" / "config.json").is_file()
+    shown = subprocess.run([*dvc, "metrics", "show", "--json"], cwd=clone, capture_output=True, text=True)
+    assert "eval/synthetic/pass_at_1" in shown.stdout, shown.stdout + shown.stderr
+
+    other = pipeline(params=clone / "params.yaml", workdir=clone, sources=["synthetic"])   # not dvc.yaml's run
+    assert other["dvc"].startswith("not recorded: sources or eval sets were given")
