@@ -47,7 +47,7 @@ def publish_train_outputs(train_dir: Path, train_root: Path) -> Path:
 def dvc_commit(workdir: Path) -> tuple[bool, str]:
     """`dvc commit --force` in `workdir`; (ok, DVC's last line when it failed)."""
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet"], cwd=workdir, env=env,
+    proc = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force"], cwd=workdir, env=env,
                           capture_output=True, text=True)
     lines = (proc.stderr or proc.stdout).strip().splitlines()
     return proc.returncode == 0, (lines[-1] if lines else f"exit {proc.returncode}")
