@@ -21,6 +21,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from components.console import say
 from components.atomic import check_own_dir, staged_dir
@@ -106,7 +107,7 @@ class CandidateSampler(Protocol):
     """A generation backend: N candidates per problem with step features (hidden, log-probs)."""
 
     def generate(self, problems: Sequence[str], n: int, sampling: SamplingConfig, seed: int,
-                 batch_size: int) -> list[list[Candidate]]: ...
+                 batch_size: int, progress: Callable[[int], object] | None = None) -> list[list[Candidate]]: ...
 
 
 @dataclass
@@ -355,8 +356,11 @@ def _evaluate_sets(loaded, rm, sampler, heads, cfg: EvaluateConfig, out_dir: Pat
             + (f" ({len(es.excluded)} excluded: unparsable reference answer)" if es.excluded else ""))
         t0 = time.perf_counter()
         fits = [i for i, p in enumerate(es.problems) if _fits_context(rm, p.prompt)]
-        sampled = sampler.generate([es.problems[i].prompt for i in fits], cfg.max_n, cfg.sampling,
-                                   seed=cfg.seed, batch_size=cfg.batch_size) if fits else []
+        # a progress bar on a terminal (tqdm's disable=None: none in logs and CI)
+        with tqdm(total=len(fits) * cfg.max_n, desc=f"evaluate {es.name}", unit="sample", mininterval=2.0,
+                  disable=None) as bar:
+            sampled = sampler.generate([es.problems[i].prompt for i in fits], cfg.max_n, cfg.sampling,
+                                       seed=cfg.seed, batch_size=cfg.batch_size, progress=bar.update) if fits else []
         cands = _with_placeholders(len(es), fits, sampled, cfg.max_n, rm.model.config.get_text_config().hidden_size)
         timings[f"{es.name}/generate"] = time.perf_counter() - t0
         report, paths, set_timings = evaluate_set(es, cands, heads, cfg, out_dir / "plots")

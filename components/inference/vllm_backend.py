@@ -84,10 +84,11 @@ class VLLMSampler:
         return cls(rm, llm)
 
     def generate(self, problems: Sequence[str], n: int, sampling: SamplingConfig, seed: int = 0,
-                 batch_size: int = 256) -> list[list[Candidate]]:
+                 batch_size: int = 256, progress=None) -> list[list[Candidate]]:
         """`n` candidates per problem: vLLM samples, then one batched second pass scores them.
 
-        `batch_size` is unused (vLLM schedules its own batches); kept for the protocol.
+        `batch_size` is unused (vLLM schedules its own batches); kept for the protocol, like
+        `progress`, which is told every sequence at once when the scoring pass is done.
         """
         prompts = [{"prompt_token_ids": self.rm.encode_prompt(p)} for p in problems]
         params = sampling_params(sampling, n, seed, stop_ids(self.rm))
@@ -104,4 +105,6 @@ class VLLMSampler:
             cand.prompt_index = k // n
             cand.finished = done
             grouped[k // n].append(cand)
+        if progress is not None:
+            progress(len(problems) * n)
         return grouped
