@@ -124,14 +124,20 @@ def replace_dir(tmp: Path, out_dir: Path) -> Path:
     return out_dir
 
 
-def save_dir(out_dir: Path | str, write: Callable[[Path], object]) -> Path:
-    """Call `write(tmp_dir)`, then move `tmp_dir` over `out_dir` (nothing of the old one is kept)."""
-    out_dir = Path(out_dir)
+def _fresh_temp_dir(out_dir: Path) -> Path:
+    """An empty temp sibling of `out_dir` owned by this process, after sweeping dead runs' temps."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale(out_dir.parent)
     tmp = temp_name(out_dir)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
+    return tmp
+
+
+def save_dir(out_dir: Path | str, write: Callable[[Path], object]) -> Path:
+    """Call `write(tmp_dir)`, then move `tmp_dir` over `out_dir` (nothing of the old one is kept)."""
+    out_dir = Path(out_dir)
+    tmp = _fresh_temp_dir(out_dir)
     try:
         write(tmp)
     except BaseException:
@@ -185,11 +191,7 @@ def staged_dir(out_dir: Path | str, owned: Iterable[str]) -> Iterator[StagedDir]
     out_dir = Path(out_dir)
     owned = frozenset(owned)
     check_own_dir(out_dir, owned)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale(out_dir.parent)
-    tmp = temp_name(out_dir)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    tmp = _fresh_temp_dir(out_dir)
     staged = StagedDir(out_dir, tmp, owned)
     try:
         yield staged
