@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from components.console import say
 from components.atomic import check_own_dir, staged_dir
 from components.config import ConfigError, as_flat_dict
+from components.console import say
 from components.data.synthetic import TaskConfig
 from components.evaluation.set_plots import set_plots
 from components.evaluation.eval_sets import SYNTHETIC_SETS, EvalSet, load_eval_set

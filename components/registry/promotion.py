@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from components.console import say
 from components.config import ConfigError
+from components.console import say
 from components.evaluation.runner import EffortsConfig
 from components.inference.selection import SERVED_SELECTORS
 from components.registry.connection import RetryPolicy, with_retries

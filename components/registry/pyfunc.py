@@ -37,8 +37,8 @@ import pandas as pd
 import mlflow.pyfunc
 from mlflow.exceptions import MlflowException
 
-from components.console import say
 from components.config import ConfigError
+from components.console import say
 from components.registry.connection import RetryPolicy, with_retries
 from components.registry.lineage import dir_digest
 from components.registry.limits import DEFAULT_EFFORT, RequestRefused, ServingLimits, check_request, parse_effort

@@ -7,6 +7,7 @@ Load with `components.config.load_section(TrainConfig, "train")`, which refuses 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -169,3 +170,22 @@ def with_overrides(cfg: TrainConfig, steps: int | None = None, loss: str | None 
         _check(loss in ("spr", "bce"), f"spr.loss: {loss!r} is not one of ['spr', 'bce']")
         cfg = replace(cfg, spr=replace(cfg.spr, loss=loss))  # type: ignore[arg-type]
     return cfg
+
+
+def lr_factors(cfg: TrainConfig) -> list[Callable[[int], float]]:
+    """Per-group lr multipliers at 0-based step s: [policy, head]. Pure functions of s (resume-safe).
+
+    Both ramp linearly over `optim.warmup_steps`; during the head's BCE warm-up the head runs at
+    `spr.warmup_head_lr` (when set) instead of `optim.head_lr`.
+    """
+    warm = cfg.optim.warmup_steps
+    head_warm = cfg.spr.bce_warmup_steps if cfg.spr.loss == "spr" else 0
+    boost = (cfg.spr.warmup_head_lr / cfg.optim.head_lr
+             if cfg.spr.warmup_head_lr is not None and cfg.optim.head_lr > 0 else 1.0)
+
+    def ramp(s: int) -> float:
+        return min(1.0, (s + 1) / warm) if warm else 1.0
+
+    def head(s: int) -> float:
+        return ramp(s) * (boost if s < head_warm else 1.0)
+    return [ramp, head]

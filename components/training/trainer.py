@@ -15,11 +15,8 @@ Checkpoints are atomic and a resumed run repeats an uninterrupted one.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,15 +24,15 @@ from pathlib import Path
 
 import torch
 
-from components.console import say
 from components.atomic import write_text
-from components.signals import raise_interrupt, route_sigterm
 from components.config import as_flat_dict
+from components.console import say
 from components.inference.candidate import SamplingConfig
 from components.rewards.grading import reward as grade_reward
+from components.signals import deferred_interrupts, route_sigterm
 from components.training import checkpointing as ckpt
 from components.training import parallel as par
-from components.training.config import TrainConfig
+from components.training.config import TrainConfig, lr_factors
 from components.training.grpo import group_advantages
 from components.training.joint_loss import PolicyWithHead, joint_loss, reference_logprobs
 from components.training.plots import plot_score_gap
@@ -241,7 +238,7 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
             if not math.isfinite(grad_norm):
                 raise TrainingDivergedError(_diverged(s, f"gradient norm {grad_norm}", last_ckpt))
             lrs = scheduler.get_last_lr()
-            with _sigint_deferred():             # parameters, optimizer and step move together
+            with deferred_interrupts():             # parameters, optimizer and step move together
                 optimizer.step()
                 scheduler.step()
                 if not (par.all_finite((*policy_params, *head_params), reduce_sum) if fsdp else
@@ -339,25 +336,6 @@ def _finish(state: ckpt.TrainerState, cfg: TrainConfig, out_dir: Path, final_mod
     return TrainResult(final_model, final_ckpt, state.step, hist, aha, run_log.run_id, warnings, summary)
 
 
-def lr_factors(cfg: TrainConfig) -> list[Callable[[int], float]]:
-    """Per-group lr multipliers at 0-based step s: [policy, head]. Pure functions of s (resume-safe).
-
-    Both ramp linearly over `optim.warmup_steps`; during the head's BCE warm-up the head runs at
-    `spr.warmup_head_lr` (when set) instead of `optim.head_lr`.
-    """
-    warm = cfg.optim.warmup_steps
-    head_warm = cfg.spr.bce_warmup_steps if cfg.spr.loss == "spr" else 0
-    boost = (cfg.spr.warmup_head_lr / cfg.optim.head_lr
-             if cfg.spr.warmup_head_lr is not None and cfg.optim.head_lr > 0 else 1.0)
-
-    def ramp(s: int) -> float:
-        return min(1.0, (s + 1) / warm) if warm else 1.0
-
-    def head(s: int) -> float:
-        return ramp(s) * (boost if s < head_warm else 1.0)
-    return [ramp, head]
-
-
 def _summary(hist: list[dict[str, float]], aha: int | None) -> dict[str, float | int | None]:
     """Means over the first and last 10% of steps (at least one step each): the run's before/after figures."""
     k = max(1, len(hist) // 10)
@@ -413,21 +391,3 @@ def _track(acc, rewards: list[float], cands, group_size: int) -> tuple[list[floa
         acc, [list(rewards), [c.score for c in cands], [float(c.n_tokens) for c in cands]])
     correct = [r > 0.5 for r in g_rewards]
     return g_rewards, g_scores, g_lengths, correct, head_metrics(g_scores, correct, group_size)
-
-
-@contextlib.contextmanager
-def _sigint_deferred():
-    """Hold Ctrl-C and SIGTERM until the block ends, so a checkpoint never sees a half-applied update."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if caught:
-            raise_interrupt(caught[0], None)

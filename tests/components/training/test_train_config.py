@@ -39,7 +39,7 @@ def test_unknown_key_and_bad_values_are_refused():
 
 def test_head_lr_boost_during_warmup_only():
     from components.training.config import OptimConfig, SPRConfig
-    from components.training.trainer import lr_factors
+    from components.training.config import lr_factors
 
     cfg = TrainConfig(optim=OptimConfig(head_lr=1e-4, warmup_steps=2),
                       spr=SPRConfig(bce_warmup_steps=3, warmup_head_lr=1e-3))
