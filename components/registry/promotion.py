@@ -50,6 +50,10 @@ class PromoteConfig:
     method: str = "sprm_best"         # the gate's selector: the served one (register.selector)
     effort: str = "medium"            # low | medium | high (N from evaluate.efforts)
     validation_set: str = "synthetic_val"   # where accuracy at high must be >= at medium ("" = no check)
+    # how far high may fall below medium there and still count as "not worse": one problem in 500.
+    # Medium's figure is a mean over random N-subsets, high's the one all-N value, so they differ
+    # by less than one problem's weight by chance alone.
+    scaling_tolerance: float = 0.002
     margin: float = 0.01              # challenger must beat the champion by at least this
     pass1_tolerance: float = 0.02     # ... and may lose at most this much pass@1
     floor: float = 0.3                # the first champion needs at least this gate value
@@ -64,8 +68,9 @@ class PromoteConfig:
             raise ConfigError(f"promote.effort: {self.effort!r} is not one of {list(EFFORT_NAMES)}")
         if self.method not in SERVED_SELECTORS:
             raise ConfigError(f"promote.method: {self.method!r} is not one of {', '.join(SERVED_SELECTORS)}")
-        if self.margin < 0 or self.pass1_tolerance < 0 or not 0 <= self.floor <= 1:
-            raise ConfigError("promote: margin and pass1_tolerance must be >= 0 and floor in [0, 1]")
+        if self.margin < 0 or self.pass1_tolerance < 0 or self.scaling_tolerance < 0 or not 0 <= self.floor <= 1:
+            raise ConfigError("promote: margin, pass1_tolerance and scaling_tolerance must be >= 0 and floor "
+                              "in [0, 1]")
         if self.lock_timeout_s <= 0:
             raise ConfigError(f"promote.lock_timeout_s must be > 0, got {self.lock_timeout_s}")
 
@@ -145,8 +150,10 @@ def decide(challenger: Mapping[str, Any], champion: Mapping[str, Any] | None, cf
             missing = cfg.scaling_metrics[0] if at_medium is None else cfg.scaling_metrics[1]
             return Decision(False, f"challenger has no {missing} (add '{cfg.validation_set}' to evaluate.eval_sets, "
                                    "or set promote.validation_set to '' to skip the check)", values)
-        if at_high < at_medium - _EPS:
-            return Decision(False, f"effort high answers worse than medium on {cfg.validation_set}: "
+        values.update(scaling_tolerance=cfg.scaling_tolerance)
+        if at_high < at_medium - cfg.scaling_tolerance - _EPS:
+            return Decision(False, f"effort high answers worse than medium on {cfg.validation_set} (by more than "
+                                   f"scaling_tolerance {cfg.scaling_tolerance:g}): "
                                    f"{cfg.scaling_metrics[1]} {at_high:.4f} < {cfg.scaling_metrics[0]} "
                                    f"{at_medium:.4f}", values)
     h_gate, h_p1 = _value(champion, gate), _value(champion, p1)

@@ -28,7 +28,7 @@ def test_the_smollm2_params_load():
     ("trian: {steps: 3}\n", "unknown section 'trian'"),
     ("train: {stepz: 3}\n", "params.yaml:train: unknown key 'stepz'"),
     ("train: {steps: many}\n", "params.yaml:train.steps: expected an integer, got 'many'"),
-    ("promote: {margin: -1}\n", "promote: margin and pass1_tolerance must be >= 0"),
+    ("promote: {margin: -1}\n", "promote: margin, pass1_tolerance and scaling_tolerance must be >= 0"),
     ("evaluate: {max_n: 2}\n", "evaluate.max_n"),
     ("register: {selector: majority}\n", "promote.method 'sprm_best' differs from register.selector 'majority'"),
     ("evaluate: {eval_sets: [synthetic]}\n", "promote.validation_set 'synthetic_val' is not in evaluate.eval_sets"),

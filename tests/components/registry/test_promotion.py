@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,9 @@ def test_more_compute_must_not_answer_worse_on_validation():
     assert not d.promote and "effort high answers worse than medium on synthetic_val" in d.reason
     assert d.values["validation_high"] == 0.79
     assert not decide(worse, m(0.1, 0.5), cfg).promote            # and against a weak champion
+    noise = {**good, val_h: 0.80 - 0.0003}                        # less than one problem in 500: noise
+    assert decide(noise, None, cfg).promote
+    assert not decide(noise, None, replace(cfg, scaling_tolerance=0.0)).promote
     d = decide({G: 0.7, P: 0.5}, None, cfg)
     assert not d.promote and "challenger has no eval/synthetic_val/sprm_best_at_8" in d.reason
 
