@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from pathlib import Path
+
+from flows.cli_errors import FLOW_COMMANDS, console_without_reported_tracebacks, reported
 
 for _var, _value in {"MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                      "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "false", "HF_HUB_OFFLINE": "1",
@@ -375,49 +376,20 @@ def main(argv: list[str] | None = None) -> int:
 
     restore = route_sigterm()                  # SIGTERM (a Prefect cancel, an eviction) ends like Ctrl-C
     if args.command in FLOW_COMMANDS and not args.debug:
-        _console_without_reported_tracebacks()
+        console_without_reported_tracebacks()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt as exc:
         print("reflect: interrupted", file=sys.stderr)
         return interrupt_exit_code(exc)
     except Exception as exc:                       # noqa: BLE001 - only user-facing kinds are caught below
-        if args.debug or not _reported(exc):
+        if args.debug or not reported(exc):
             raise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         print(f"reflect {args.command}: error: {first}", file=sys.stderr)
         return 2
     finally:
         restore()
-
-
-FLOW_COMMANDS = {"register", "promote", "run", "deploy"}     # the commands that run Prefect flows
-
-
-class _NoTracebackForReported(logging.Filter):
-    """On the console only, an error this CLI reports in one line loses Prefect's traceback (the
-    API handler has already sent the record, traceback included, to the Prefect UI)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None and _reported(record.exc_info[1]):
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-def _console_without_reported_tracebacks() -> None:
-    from prefect.logging.configuration import ensure_logging_setup
-
-    ensure_logging_setup()
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.addFilter(_NoTracebackForReported())
-
-
-def _reported(exc: BaseException) -> bool:
-    """Bad input and unavailable resources, told in one line: our errors (ValueError, OSError,
-    RuntimeError and their kinds) and MLflow's (an unknown version, a refused request)."""
-    return isinstance(exc, (ValueError, OSError, RuntimeError)) or any(
-        c.__name__ == "MlflowException" for c in type(exc).__mro__)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,38 @@
+"""How the `reflect` CLI reports errors: bad input and unavailable resources in one line.
+
+`reported(exc)` says which exceptions are told in one line (the rest keep their traceback). For
+the commands that run Prefect flows, Prefect's console handler would print the same error again
+with its traceback; `console_without_reported_tracebacks` drops that traceback on the console only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+FLOW_COMMANDS = {"register", "promote", "run", "deploy"}     # the commands that run Prefect flows
+
+
+class NoTracebackForReported(logging.Filter):
+    """On the console only, an error this CLI reports in one line loses Prefect's traceback (the
+    API handler has already sent the record, traceback included, to the Prefect UI)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None and reported(record.exc_info[1]):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def console_without_reported_tracebacks() -> None:
+    from prefect.logging.configuration import ensure_logging_setup
+
+    ensure_logging_setup()
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.addFilter(NoTracebackForReported())
+
+
+def reported(exc: BaseException) -> bool:
+    """Bad input and unavailable resources, told in one line: our errors (ValueError, OSError,
+    RuntimeError and their kinds) and MLflow's (an unknown version, a refused request)."""
+    return isinstance(exc, (ValueError, OSError, RuntimeError)) or any(
+        c.__name__ == "MlflowException" for c in type(exc).__mro__)
