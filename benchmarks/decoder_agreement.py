@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from components.inference.candidate import SamplingConfig
+    from components.model.candidate import SamplingConfig
     from components.model.sampling import position_ids, sample_tokens
 
     cuda = args.device.startswith("cuda")

@@ -124,7 +124,7 @@ def run_vllm(args) -> int:
     import torch
 
     from components.config import load_section
-    from components.inference.candidate import Candidate, SamplingConfig
+    from components.model.candidate import Candidate, SamplingConfig
     from components.model.sprm_head import SPRMHead
     from components.model.steps import step_logprob_features
     from components.training import parallel as par

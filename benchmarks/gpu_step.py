@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from components.config import load_section
-    from components.inference.candidate import Candidate, SamplingConfig
+    from components.model.candidate import Candidate, SamplingConfig
     from components.model.sampling import sample_tokens
     from components.model.sprm_head import SPRMHead
     from components.model.steps import step_logprob_features

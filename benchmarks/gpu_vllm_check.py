@@ -69,13 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from components.data.synthetic import TaskConfig, generate
-    from components.inference.candidate import SamplingConfig
+    from components.model.candidate import SamplingConfig
     from components.model.reflective import ReflectiveModel
     from components.training import parallel as par
 
     model_dir = args.model
     if model_dir is None:
-        from components.model.bootstrap import BootstrapConfig, TinyModelConfig, run_bootstrap
+        from components.training.bootstrap import BootstrapConfig, TinyModelConfig, run_bootstrap
 
         model_dir = Path(tempfile.mkdtemp(prefix="vllm-check-")) / "policy"
         run_bootstrap(model_dir, BootstrapConfig(

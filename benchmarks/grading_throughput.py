@@ -23,8 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.report import emit, log_to_mlflow, machine  # noqa: E402
 from components.rewards.equivalence import exact_value  # noqa: E402
 from components.rewards.grading import is_correct, normalize_answer  # noqa: E402
-from tests.components.rewards.real_answers import (EVAL_FILES, completion_with, perturb,  # noqa: E402
-                                                   read_answers)
+from components.data.answer_pairs import EVAL_NAMES, completion_with, perturb, read_answers  # noqa: E402
 
 
 def _cases(answers: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     emit({"machine": machine()})
     is_correct("<think></think>\\boxed{x^2}", "x^2+0")  # import math-verify and warm its parser
     summary: dict = {}
-    for name in EVAL_FILES:
+    for name in EVAL_NAMES:
         answers = read_answers(name)
         if not answers:
             emit({"file": name, "skipped": "not found"})

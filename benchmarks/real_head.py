@@ -33,8 +33,9 @@ import numpy as np
 import torch
 
 from components.data.synthetic import TaskConfig, generate
-from components.evaluation.metrics import auroc, bootstrap_ci, method_accuracies, pooled_auroc
-from components.inference.candidate import SamplingConfig
+from components.evaluation.metrics import bootstrap_ci, method_accuracies, pooled_auroc
+from components.tracking.stats import auroc
+from components.model.candidate import SamplingConfig
 from components.inference.selection import ProblemSamples, logprob_best, majority_vote, oracle, sprm_best
 from components.model.reflective import ReflectiveModel
 from components.model.sprm_head import REFERENCE_HEAD_FILE, SPRMHead

@@ -1,6 +1,6 @@
 """Strict loading of frozen config dataclasses from `params.yaml` (one section per stage).
 
-Each stage owns a small frozen dataclass next to its code (e.g. `components.model.bootstrap.
+Each stage owns a small frozen dataclass next to its code (e.g. `components.training.bootstrap.
 BootstrapConfig`). This module turns a YAML mapping into such a dataclass and refuses unknown
 keys and wrong types with a message that names the key, so a typo in `params.yaml` never becomes
 a silently ignored setting.

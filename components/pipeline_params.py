@@ -14,7 +14,7 @@ from components.config import ConfigError, build, read_params
 from components.data.cleaning import CleanConfig
 from components.data.synthetic import TaskConfig
 from components.evaluation.runner import EvaluateConfig
-from components.model.bootstrap import BootstrapConfig
+from components.training.bootstrap import BootstrapConfig
 from components.registry.promotion import PromoteConfig
 from components.registry.pyfunc import RegisterConfig
 from components.training.config import TrainConfig

@@ -1,6 +1,6 @@
 """The bootstrap stage as a Prefect flow: the embedded default policy (tiny Qwen2 after SFT).
 
-Thin: one task runs `components.model.bootstrap.run_bootstrap` with the `bootstrap` and `task`
+Thin: one task runs `components.training.bootstrap.run_bootstrap` with the `bootstrap` and `task`
 sections of params.yaml. Only the embedded default needs it; a real checkpoint skips this stage.
 """
 
@@ -13,7 +13,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from components.data.synthetic import TaskConfig
-from components.model.bootstrap import BootstrapConfig, run_bootstrap
+from components.training.bootstrap import BootstrapConfig, run_bootstrap
 from components.pipeline_params import load_pipeline_params
 
 

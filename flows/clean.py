@@ -16,13 +16,14 @@ from components.config import as_flat_dict
 from components.data.cleaning import CleanConfig, CleanReport, run_clean
 from components.pipeline_params import load_pipeline_params
 from components.data.ledger import report_metrics
-from components.registry.store import DEFAULT_TRACKING_URI, ensure_experiment
+from components.inference.policy import open_policy
+from components.tracking.store import DEFAULT_TRACKING_URI, ensure_experiment
 
 
 @task(name="clean", cache_policy=NO_CACHE)  # it writes files: never reuse a cached result
 def clean_task(sources: list[str], out_dir: Path, eval_sets: list[str] | None, policy: Path | None,
                cfg: CleanConfig) -> CleanReport:
-    return run_clean(sources, out_dir, eval_sets, policy, cfg)
+    return run_clean(sources, out_dir, eval_sets, open_policy(policy, cfg.difficulty), cfg)
 
 
 @task(name="log-clean", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)  # retries: I/O only

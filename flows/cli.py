@@ -2,7 +2,8 @@
 
 Thin by design: each subcommand parses its arguments, loads its params section and calls one
 component (or flow). Bad input ends with one line on stderr naming the file or field and exit
-code 2; `--debug` shows the full traceback instead.
+code 2; a run that fails for another reason (training diverged, a registry down) also ends with one
+line, and exit code 1 (flows/cli_errors.py); `--debug` shows the full traceback instead.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from flows.cli_errors import FLOW_COMMANDS, console_without_reported_tracebacks, reported
+from flows.cli_errors import FLOW_COMMANDS, console_without_reported_tracebacks, exit_code, reported
 
 for _var, _value in {"MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                      "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "false", "HF_HUB_OFFLINE": "1",
@@ -42,7 +43,7 @@ def _load_params(path: Path):
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from components.model.bootstrap import run_bootstrap
+    from components.training.bootstrap import run_bootstrap
 
     params = _load_params(args.params)
     cfg, task = params.bootstrap, params.task
@@ -106,9 +107,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from components.data.cleaning import run_clean
+    from components.inference.policy import open_policy
 
     cfg = _load_params(args.params).clean
-    rep = run_clean(args.sources, args.out, args.eval_sets, args.policy, cfg)
+    rep = run_clean(args.sources, args.out, args.eval_sets, open_policy(args.policy, cfg.difficulty), cfg)
     print(f"clean: {rep.rows_in} rows in, {rep.rows_kept} kept, {rep.rows_rejected} rejected "
           f"-> {rep.out_dir} ({rep.timings['total']:.1f} s)")
     return 0
@@ -259,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_grade)
 
     from components.data.cleaning import build_parser as add_clean_arguments
-    from components.registry.store import env_tracking_uri
+    from components.tracking.store import env_tracking_uri
 
     p = sub.add_parser("clean", help="clean math sources into the training set (agents, ledger, GX gate)",
                        description="Run the cleaning agents (format, verifiability, consistency, dedup, "
@@ -387,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         print(f"reflect {args.command}: error: {first}", file=sys.stderr)
-        return 2
+        return exit_code(exc)
     finally:
         restore()
 

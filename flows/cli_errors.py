@@ -1,5 +1,9 @@
 """How the `reflect` CLI reports errors: bad input and unavailable resources in one line.
 
+Exit codes: 2 for bad input (an argument, a params file, a file or directory or registry entry
+named that is missing or malformed: `exit_code`), 1 for a run that failed (training diverged, a
+registry that does not answer, a lock someone else holds), 130/143 for Ctrl-C/SIGTERM.
+
 `reported(exc)` says which exceptions are told in one line (the rest keep their traceback). For
 the commands that run Prefect flows, Prefect's console handler would print the same error again
 with its traceback; `console_without_reported_tracebacks` drops that traceback on the console only.
@@ -36,3 +40,16 @@ def reported(exc: BaseException) -> bool:
     RuntimeError and their kinds) and MLflow's (an unknown version, a refused request)."""
     return isinstance(exc, (ValueError, OSError, RuntimeError)) or any(
         c.__name__ == "MlflowException" for c in type(exc).__mro__)
+
+
+def exit_code(exc: BaseException) -> int:
+    """2 when the input was wrong (fix the command or its files), 1 when the run itself failed.
+
+    >>> exit_code(ValueError("bad")), exit_code(FileNotFoundError("x")), exit_code(RuntimeError("diverged"))
+    (2, 2, 1)
+    >>> exit_code(ConnectionError("server down")), exit_code(PermissionError("read-only"))
+    (1, 1)
+    """
+    if any(c.__name__ == "MlflowException" for c in type(exc).__mro__):
+        return 2 if getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE") else 1
+    return 2 if isinstance(exc, (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError)) else 1

@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from components.data.synthetic import TaskConfig
 from components.evaluation.runner import EvalResult, EvaluateConfig, run_evaluate
 from components.pipeline_params import load_pipeline_params
-from components.registry.store import DEFAULT_TRACKING_URI
+from components.tracking.store import DEFAULT_TRACKING_URI
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)  # samples with a model and writes files

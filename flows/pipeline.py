@@ -30,11 +30,11 @@ from pathlib import Path
 from prefect import flow, task
 
 from components.dvc_record import dvc_commit, not_recordable, publish_train_outputs
-from components.file_lock import exclusive_lock
+from components.tracking.locks import exclusive_lock
 from components.pipeline_params import load_pipeline_params
-from components.registry.lineage import dir_digest, file_digest, git_commit, inputs_digest
+from components.tracking.lineage import code_digest, dir_digest, file_digest, git_commit, inputs_digest
 from components.registry.promotion import current_champion
-from components.registry.store import ensure_experiment
+from components.tracking.store import ensure_experiment
 from flows.bootstrap import bootstrap_flow
 from flows.clean import clean_flow
 from flows.evaluate import evaluate_flow
@@ -43,12 +43,14 @@ from flows.register import register_flow
 from flows.train import train_flow
 
 REPO = Path(__file__).resolve().parents[1]
-CODE = {  # the components each stage runs: their source is part of the stage's cache key
-    "clean": ("components/data", "components/rewards"),
-    "bootstrap": ("components/model", "components/data/synthetic.py"),
-    "train": ("components/training", "components/model", "components/inference", "components/rewards"),
-    "register": ("components/registry",),
-    "evaluate": ("components/evaluation", "components/inference", "components/model", "components/rewards"),
+# Each stage's component entry point: the source of every module it imports, transitively, is part
+# of the stage's cache key (components.tracking.lineage.code_digest), so no list of files to keep.
+ENTRY = {
+    "clean": ("components.data.cleaning", "components.inference.policy"),
+    "bootstrap": ("components.training.bootstrap",),
+    "train": ("components.training.trainer",),
+    "register": ("components.registry.pyfunc",),
+    "evaluate": ("components.evaluation.runner",),
 }
 STAGES = ("clean", "bootstrap", "train", "register", "evaluate", "promote")
 
@@ -91,8 +93,8 @@ class Layout:
 WORKDIR_LOCK = ".reflect-run.lock"
 
 
-def _code(stage: str) -> dict[str, Path]:
-    return {f"code:{p}": REPO / p for p in CODE[stage]}
+def _code(stage: str) -> dict[str, str]:
+    return {"code": code_digest(ENTRY[stage], REPO)}
 
 
 # ----------------------------------------------------------------------------- stage tasks (thin)

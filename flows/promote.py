@@ -15,11 +15,12 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from components.evaluation.report import metric_name
 from components.pipeline_params import load_pipeline_params
-from components.registry.promotion import (MODEL_DIGEST, Decision, PromoteConfig, champion_to_reevaluate,
+from components.registry.promotion import (EFFORT_NAMES, MODEL_DIGEST, Decision, PromoteConfig, champion_to_reevaluate,
                                            check_metrics_belong, eval_fingerprint, promote)
 from components.registry.pyfunc import download_model_dir
-from components.registry.store import DEFAULT_TRACKING_URI
+from components.tracking.store import DEFAULT_TRACKING_URI
 from flows.registry_io import REGISTRY_RETRIES, REGISTRY_RETRY_DELAY_S, registry_io_only
 
 _REGISTRY = dict(cache_policy=NO_CACHE, retries=REGISTRY_RETRIES, retry_delay_seconds=REGISTRY_RETRY_DELAY_S,
@@ -45,6 +46,29 @@ def promote_task(name: str, version: str, metrics: dict, cfg: PromoteConfig, tra
 
     return promote(name, version, metrics, cfg, MlflowClient(tracking_uri), eval_fingerprint=fingerprint,
                    champion_metrics=measured)
+
+
+@task(name="describe-version", **_REGISTRY)
+def describe_task(name: str, version: str, description: str, tracking_uri: str) -> None:
+    """The version's description in the registry UI: its evaluation and the gate's decision."""
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri).update_model_version(name, version, description=description[:5000])
+
+
+def evaluation_summary(metrics: dict, cfg: PromoteConfig) -> str:
+    """One markdown line per set: pass@1 and the served method at each effort, from `metrics`."""
+    lines = []
+    for eval_set in dict.fromkeys(k.split("/")[1] for k in metrics if k.startswith("eval/") and k.count("/") == 2):
+        cells = [f"pass@1 {metrics[k]:.3f}" for k in [metric_name(eval_set, "pass", 1)] if isinstance(metrics.get(k), float)]
+        for effort in EFFORT_NAMES:
+            n = getattr(cfg.efforts, effort)
+            value = metrics.get(metric_name(eval_set, cfg.method, n))
+            if isinstance(value, float):
+                cells.append(f"{cfg.method}@{n} ({effort}) {value:.3f}")
+        if cells:
+            lines.append(f"- `{eval_set}`: " + ", ".join(cells))
+    return "## Evaluation\n\n" + ("\n".join(lines) or "- no evaluation metrics") + "\n\n"
 
 
 def decision_markdown(name: str, version: str, decision: Decision) -> str:
@@ -83,7 +107,8 @@ def promote_flow(version: str, eval_dir: Path = Path("reports/eval"), metrics: d
                                         out_dir=Path(workdir) / "reports" / f"eval-champion-v{stale}",
                                         tracking_uri=tracking_uri)
     decision = promote_task(name, str(version), dict(metrics), cfg, tracking_uri, fingerprint, measured)
-    create_markdown_artifact(decision_markdown(name, str(version), decision), key="promotion-decision",
-                             description=f"gate for {name} version {version}")
+    verdict = decision_markdown(name, str(version), decision)
+    create_markdown_artifact(verdict, key="promotion-decision", description=f"gate for {name} version {version}")
+    describe_task(name, str(version), evaluation_summary(metrics, cfg) + verdict, tracking_uri)
     return {"name": name, "version": str(version), "promoted": decision.promote, "reason": decision.reason,
             "values": decision.values}

@@ -14,9 +14,9 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from components.pipeline_params import load_pipeline_params
-from components.registry.lineage import git_commit
+from components.tracking.lineage import git_commit
 from components.registry.pyfunc import RegisterConfig, register_model
-from components.registry.store import DEFAULT_TRACKING_URI
+from components.tracking.store import DEFAULT_TRACKING_URI
 from flows.registry_io import REGISTRY_RETRIES, REGISTRY_RETRY_DELAY_S, registry_io_only
 
 

@@ -7,7 +7,7 @@ is never retried: it fails the flow at once with its own message.
 
 from __future__ import annotations
 
-from components.registry.connection import RegistryUnavailableError
+from components.tracking.connection import RegistryUnavailableError
 
 REGISTRY_RETRIES = 1
 REGISTRY_RETRY_DELAY_S = 10

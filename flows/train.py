@@ -16,7 +16,7 @@ from components.pipeline_params import load_pipeline_params
 from components.training.config import TrainConfig, with_overrides
 from components.training.progress import training_progress
 from components.training.trainer import TrainResult, run_train
-from components.registry.store import DEFAULT_TRACKING_URI
+from components.tracking.store import DEFAULT_TRACKING_URI
 
 
 @task(name="train", cache_policy=NO_CACHE)  # trains and writes checkpoints

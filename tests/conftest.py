@@ -39,7 +39,7 @@ def smollm2_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     """A randomly initialised tiny Qwen2 + task tokenizer, as an HF directory."""
-    from components.model.bootstrap import tiny_model_dir
+    from components.training.bootstrap import tiny_model_dir
 
     return tiny_model_dir(tmp_path_factory.mktemp("tiny") / "model")
 
@@ -47,7 +47,7 @@ def tiny_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def sft_tiny_dir(tmp_path_factory) -> Path:
     """A tiny policy after a short SFT (seconds): it writes steps, boxes and stops, badly."""
-    from components.model.bootstrap import BootstrapConfig, TinyModelConfig, run_bootstrap
+    from components.training.bootstrap import BootstrapConfig, TinyModelConfig, run_bootstrap
 
     cfg = BootstrapConfig(n_train=2000, steps=150, batch_size=32, lr=3e-3, warmup_steps=10,
                           eval_problems=16, eval_samples=2, max_new_tokens=48,
@@ -63,7 +63,7 @@ def bootstrapped_dir(tmp_path_factory) -> Path:
     """The embedded default policy, bootstrapped with the repository's params (minutes)."""
     from components.config import build, read_params
     from components.data.synthetic import TaskConfig
-    from components.model.bootstrap import BootstrapConfig, run_bootstrap
+    from components.training.bootstrap import BootstrapConfig, run_bootstrap
 
     params = read_params(REPO / "params.yaml")
     out = tmp_path_factory.mktemp("bootstrap") / "model"

@@ -25,7 +25,7 @@ from components.data.agents import CleaningAgent
 from components.data.agents.consistency import ConsistencyAgent
 from components.data.agents.decontamination import DecontaminationAgent, DecontaminationConfig
 from components.data.agents.dedup import DedupAgent, DedupConfig
-from components.data.agents.difficulty import DifficultyAgent, DifficultyConfig
+from components.data.agents.difficulty import DifficultyAgent, DifficultyConfig, PolicySampler
 from components.data.agents.format import FormatAgent, FormatConfig
 from components.data.agents.judge import JudgeAgent, JudgeConfig
 from components.data.agents.verifiability import VerifiabilityAgent, VerifiabilityConfig
@@ -35,9 +35,8 @@ from components.data.ledger import (build_report, check_arithmetic, check_partit
 from components.data.pool import PoolConfig, build_pool
 from components.data.rows import SURPLUS, Row, Verdict
 from components.data.sampling import sample_to_target
-from components.data.sources import (RecordSource, Source, SourceError, SourcesConfig, bundled_sources,
-                                     resolve_sources)
-from components.data.sources.eval_sets import EvalSet, EvalSetsConfig, load_eval_sets
+from components.data.eval_sets import EvalSet, EvalSetsConfig, load_eval_sets
+from components.data.sources import RecordSource, Source, SourcesConfig, bundled_sources, resolve_sources
 from components.data.sources.files import parse_json_lines
 from components.data.sources.local import SCHEMA as LOCAL_SCHEMA
 from components.data.synthetic import TaskConfig
@@ -112,7 +111,7 @@ def embedded_sources(cfg: CleanConfig) -> dict[str, Callable[[], list[Source]]]:
             POOL_SOURCE: lambda: [pool_source(cfg)]}
 
 
-def make_agents(cfg: CleanConfig, eval_sets: Sequence[EvalSet], policy: Path | None,
+def make_agents(cfg: CleanConfig, eval_sets: Sequence[EvalSet], policy: PolicySampler | None,
                 notes: list[str]) -> list[CleaningAgent]:
     """The agents of this run, in pipeline order: those named in `clean.consensus`; difficulty
     only with a policy, judge only when enabled."""
@@ -160,14 +159,15 @@ def decide_rows(rows: Sequence[Row], verdicts: Sequence[Mapping[str, Verdict]],
     return sorted(keep), rejected
 
 
-def run_clean(sources: list[str], out_dir: Path, eval_sets: list[str] | None, policy: Path | None,
+def run_clean(sources: list[str], out_dir: Path, eval_sets: list[str] | None, policy: PolicySampler | None,
               cfg: CleanConfig) -> CleanReport:
-    """Clean `sources` into `out_dir` (see the module docstring); returns the report."""
+    """Clean `sources` into `out_dir` (see the module docstring); returns the report.
+
+    `policy` enables the difficulty agent (`components.inference.policy.open_policy` makes one
+    from a model directory)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     check_own_dir(Path(out_dir), OUTPUTS)        # before any work: the outputs are renamed in as one
-    if policy is not None and not Path(policy).is_dir():
-        raise SourceError(f"{policy}: policy directory not found (pass a model directory to --policy)")
     sets, notes = load_eval_sets(eval_sets, cfg.eval_sets, cfg.task)
     srcs = resolve_sources(sources, cfg.sources, embedded_sources(cfg))
     rows: list[Row] = [row for src in srcs for row in src.rows()]
@@ -176,7 +176,7 @@ def run_clean(sources: list[str], out_dir: Path, eval_sets: list[str] | None, po
     timings["load"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    agents = make_agents(cfg, sets, Path(policy) if policy else None, notes)
+    agents = make_agents(cfg, sets, policy, notes)
     verdicts = review_rows(rows, agents, cfg.consensus)
     ran = [a.name for a in sorted(agents, key=lambda a: cfg.consensus.active.index(a.name))]
     timings["review"] = time.perf_counter() - t
@@ -188,7 +188,7 @@ def run_clean(sources: list[str], out_dir: Path, eval_sets: list[str] | None, po
     check_arithmetic(report)
     report.update({
         "target_size": cfg.target_size, "short_of_target": max(0, cfg.target_size - len(kept)),
-        "eval_sets": {s.name: {"problems": len(s.problems), "origin": s.origin} for s in sets},
+        "eval_sets": {s.name: {"problems": len(s.texts), "origin": s.source} for s in sets},
         "notes": notes,
     })
     clean = clean_table(rows, verdicts, kept)

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.data.sources.eval_sets import EvalSet
+from components.data.eval_sets import EvalSet
 from components.data.synthetic import TaskConfig, generate
 
 
@@ -168,11 +168,11 @@ def build_pool(cfg: PoolConfig, task: TaskConfig, eval_sets: Sequence[EvalSet],
                     "solution": src.get("solution"),
                     "meta": {"origin": f"variant:{variant.__name__}:{'real' if from_real else 'synthetic'}",
                              "copy_of": src.get("id", f"real-{real.index(src) if from_real else ''}")}})
-    usable = [s for s in eval_sets if s.problems]
+    usable = [s for s in eval_sets if s.texts]
     for k in range(cfg.eval_copies if usable else 0):
         s = usable[k % len(usable)]
-        j = rng.randrange(len(s.problems))
-        problem = s.problems[j] if k % 2 == 0 else spaced(s.problems[j])
+        j = rng.randrange(len(s.texts))
+        problem = s.texts[j] if k % 2 == 0 else spaced(s.texts[j])
         out.append(_record(f"evalcopy-{k}", problem, s.answers[j], None, f"eval_copy:{s.name}"))
     out += [_unverifiable(rng, k) for k in range(cfg.unverifiable)]
     out += [_empty(rng, k, rng.choice(base)) for k in range(cfg.empty)]

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from components.inference.selection import ProblemSamples, Selector, logprob_best, sprm_best
+from components.tracking.stats import auroc
 
 PASS = "pass"
 ORACLE = "oracle"
@@ -144,19 +145,21 @@ class Estimate:
 
 def bootstrap_ci(values: Sequence[float] | np.ndarray, n_resamples: int = 1000, seed: int = 0,
                  level: float = 0.95) -> Estimate:
-    """Mean of per-problem `values` [P] with a percentile bootstrap CI over problems (seeded).
+    """Mean of per-problem `values` [P] with a percentile bootstrap CI over problems (seeded;
+    `scipy.stats.bootstrap`).
 
     The same seed and P give the same resamples, so intervals of different methods are paired.
     """
+    from scipy.stats import bootstrap
+
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
         return Estimate(float("nan"), float("nan"), float("nan"), 0)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, v.size, size=(n_resamples, v.size))   # [B, P]
-    means = v[idx].mean(axis=1)                                  # [B]
-    alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(means, [alpha, 1.0 - alpha])
-    return Estimate(float(v.mean()), float(low), float(high), int(v.size))
+    if v.size == 1 or np.all(v == v[0]):      # no spread to resample (scipy warns and returns NaN)
+        return Estimate(float(v.mean()), float(v[0]), float(v[0]), int(v.size))
+    ci = bootstrap((v,), np.mean, n_resamples=n_resamples, confidence_level=level, method="percentile",
+                   random_state=np.random.default_rng(seed), vectorized=True).confidence_interval
+    return Estimate(float(v.mean()), float(ci.low), float(ci.high), int(v.size))
 
 
 def bucket_means(values: Sequence[float] | np.ndarray, buckets: Sequence[str]) -> dict[str, tuple[float, int]]:
@@ -166,32 +169,6 @@ def bucket_means(values: Sequence[float] | np.ndarray, buckets: Sequence[str]) -
         raise ValueError(f"bucket_means: {len(buckets)} buckets for {v.size} values")
     labels = np.asarray(buckets, dtype=object)
     return {b: (float(v[labels == b].mean()), int((labels == b).sum())) for b in sorted(set(buckets))}
-
-
-def auroc(scores: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray) -> float:
-    """P(score of a random correct > score of a random incorrect), ties 1/2; NaN if a class is empty.
-
-    >>> auroc([0.9, 0.8, 0.1, 0.8], [True, True, False, False])
-    0.875
-    """
-    s = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(labels, dtype=bool)
-    if s.shape != y.shape:
-        raise ValueError(f"auroc: {s.size} scores for {y.size} labels")
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    s = np.where(np.isnan(s), -np.inf, s)
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(s.size, dtype=np.float64)
-    sorted_s = s[order]
-    # average ranks (1-based) over runs of equal scores
-    starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
-    ends = np.r_[starts[1:], s.size]
-    for a, b in zip(starts, ends):
-        ranks[order[a:b]] = (a + 1 + b) / 2.0
-    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
 
 
 def pooled_auroc(problems: Sequence[ProblemSamples]) -> float:

@@ -24,7 +24,7 @@ from typing import Any
 
 from components.atomic import write_text
 from components.evaluation.metrics import Estimate
-from components.registry.store import ensure_experiment
+from components.tracking.store import ensure_experiment
 
 METHOD_ORDER: tuple[str, ...] = ("pass", "majority", "sprm_best", "sprm_vote", "logprob_best", "oracle")
 METRICS_FILE = "metrics.json"
@@ -222,9 +222,10 @@ def markdown_report(reports: Sequence[SetReport], header: str = "") -> str:
 
 def log_to_mlflow(metrics: Mapping[str, float], artifacts: Sequence[Path], params: Mapping[str, Any],
                   tracking_uri: str | None, run_name: str = "evaluate",
-                  experiment: str = "reflective-math") -> str | None:
+                  experiment: str = "reflective-math", datasets: Sequence[Any] = ()) -> str | None:
     """Log metrics, params and artifact files to MLflow; returns the run id, or None when there is
-    neither an active run nor a `tracking_uri` (nothing is logged then).
+    neither an active run nor a `tracking_uri` (nothing is logged then). Each eval set in
+    `datasets` becomes a dataset input of the run (context `evaluation`).
 
     With an active run (e.g. inside a training flow) everything goes to that run; otherwise a new
     run `run_name` is started in `experiment` at `tracking_uri`.
@@ -243,6 +244,8 @@ def log_to_mlflow(metrics: Mapping[str, float], artifacts: Sequence[Path], param
         mlflow.log_metrics(finite)
         for path in artifacts:
             mlflow.log_artifact(str(path), artifact_path="eval")
+        for eval_set in datasets:
+            _log_eval_set(eval_set)
         return run.info.run_id
 
     if active is not None:
@@ -251,3 +254,15 @@ def log_to_mlflow(metrics: Mapping[str, float], artifacts: Sequence[Path], param
     mlflow.set_experiment(experiment_id=ensure_experiment(tracking_uri, experiment))
     with mlflow.start_run(run_name=run_name):
         return _log()
+
+
+def _log_eval_set(eval_set: Any) -> None:
+    """An `EvalSet` as a dataset input of the active run: id, prompt, answer and bucket per problem."""
+    import mlflow
+    import mlflow.data
+    import pandas as pd
+
+    frame = pd.DataFrame([{"id": p.id, "prompt": p.prompt, "answer": p.answer, "bucket": p.bucket}
+                          for p in eval_set.problems])
+    mlflow.log_input(mlflow.data.from_pandas(frame, source=eval_set.source or eval_set.name, name=eval_set.name),
+                     context="evaluation")

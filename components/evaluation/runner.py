@@ -28,16 +28,17 @@ from components.config import ConfigError, as_flat_dict
 from components.console import say
 from components.data.synthetic import TaskConfig
 from components.evaluation.set_plots import set_plots
-from components.evaluation.eval_sets import SYNTHETIC_SETS, EvalSet, load_eval_set
+from components.data.eval_sets import SYNTHETIC_SETS, EvalSet, load_eval_set
 from components.evaluation.metrics import (bootstrap_ci, bucket_means, method_accuracies,
                                            mean_tokens, pooled_auroc, problem_aurocs)
 from components.evaluation.report import (DETAILS_FILE, METRICS_FILE, MODEL_DIGEST, REPORT_FILE, SetReport,
                                          VariantResult, bucket_metrics, flat_metrics, log_to_mlflow, write_reports)
-from components.inference.candidate import Candidate, SamplingConfig
+from components.model.candidate import Candidate, SamplingConfig
 from components.inference.selection import SELECTORS, SPRM_METHODS, ProblemSamples, answer_key
+from components.inference.solve import EFFORTS
 from components.model.steps import aggregate_scores
 from components.model.threads import describe as decode_threads_setting
-from components.registry.lineage import dir_digest
+from components.tracking.lineage import dir_digest
 from components.rewards.grading import answers_equal, final_answer
 
 DEFAULT_HEAD = "default"
@@ -46,11 +47,11 @@ OUTPUTS = (METRICS_FILE, DETAILS_FILE, REPORT_FILE, "plots")   # what the stage 
 
 @dataclass(frozen=True)
 class EffortsConfig:
-    """Candidates per effort (docs/method.md section 4: low / medium / high = 2 / 8 / 32)."""
+    """Candidates per effort (docs/method.md section 4: low / medium / high = 2 / 8 / 32, as served)."""
 
-    low: int = 2
-    medium: int = 8
-    high: int = 32
+    low: int = EFFORTS["low"]
+    medium: int = EFFORTS["medium"]
+    high: int = EFFORTS["high"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class EvaluateConfig:
     problem_seed: int = 1              # seed of the synthetic held-out set
     max_n: int = 32                    # candidates sampled per problem (the largest N)
     efforts: EffortsConfig = field(default_factory=EffortsConfig)
-    report_efforts: list[str] = field(default_factory=lambda: ["low", "medium", "high"])
+    report_efforts: list[str] = field(default_factory=lambda: list(EFFORTS))
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     batch_size: int = 256              # sequences per generate call (memory knob)
     aggregations: list[str] = field(default_factory=lambda: ["geometric", "min", "last"])
@@ -77,9 +78,9 @@ class EvaluateConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        unknown = [e for e in self.report_efforts if e not in ("low", "medium", "high")]
+        unknown = [e for e in self.report_efforts if e not in EFFORTS]
         if unknown or not self.report_efforts:
-            raise ConfigError(f"evaluate.report_efforts: {unknown or 'empty'}; choose from low, medium, high")
+            raise ConfigError(f"evaluate.report_efforts: {unknown or 'empty'}; choose from {', '.join(EFFORTS)}")
         ns = [getattr(self.efforts, e) for e in self.report_efforts]
         if min(self.efforts.low, self.efforts.medium, self.efforts.high) < 1 or self.max_n < max(ns):
             raise ConfigError(f"evaluate.max_n ({self.max_n}) must be >= every reported effort {ns} (all >= 1)")
@@ -250,7 +251,7 @@ def evaluate_set(eval_set: EvalSet, candidates: list[list[Candidate]], heads: Ma
                               "SPRM head (sprm_head.safetensors); head-free methods only")
     if eval_set.excluded:
         report.notes.append(f"{len(eval_set.excluded)} problems excluded (reference answer not parsable): "
-                            + ", ".join(pid for pid, _ in eval_set.excluded[:10]))
+                            + ", ".join(p.id for p in eval_set.excluded[:10]))
 
     t0 = time.perf_counter()
     paths = set_plots(eval_set, report, default, step_scores.get(DEFAULT_HEAD), bounds, score_groups,
@@ -343,7 +344,8 @@ def run_evaluate(model_dir: Path, eval_sets: list[str], cfg: EvaluateConfig, out
     params.update({"evaluate.model_dir": str(model_dir), "evaluate.extra_heads": str(sorted(extra_heads or {})),
                    "evaluate.decode_threads": decode_threads_setting()})
     run_metrics = {**metrics, **bucket_metrics(reports), **{f"eval/time/{k}_s": v for k, v in timings.items()}}
-    run_id = log_to_mlflow(run_metrics, [*files.values(), *artifacts], params, tracking_uri)
+    run_id = log_to_mlflow(run_metrics, [*files.values(), *artifacts], params, tracking_uri, datasets=loaded,
+                           run_name=f"evaluate-{Path(model_dir).name}-{time.strftime('%Y%m%d-%H%M%S')}")
     return EvalResult(reports, metrics, {**files, **{p.stem: p for p in artifacts}}, timings, run_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from components.evaluation import plots
-from components.evaluation.eval_sets import EvalSet
+from components.data.eval_sets import EvalSet
 from components.evaluation.report import SetReport
 from components.inference.selection import ProblemSamples
 

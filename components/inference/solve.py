@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.data.synthetic import to_task_format
-from components.inference.candidate import Candidate, SamplingConfig
+from components.model.candidate import Candidate, SamplingConfig
 from components.inference.selection import choose
 from components.model.tokenizer import is_task_tokenizer
 from components.rewards.grading import final_answer

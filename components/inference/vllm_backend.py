@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from components.inference.candidate import Candidate, SamplingConfig
+from components.model.candidate import Candidate, SamplingConfig
 
 
 class BackendUnavailable(RuntimeError):

@@ -113,7 +113,7 @@ def _load_gguf(path: Path, torch_dtype):
     """Dequantised (model, tokenizer) of a GGUF file, as a plain (serialisable) model."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-    from components.inference.candidate import SamplingConfig
+    from components.model.candidate import SamplingConfig
 
     where, name = str(path.parent), path.name
     tokenizer = AutoTokenizer.from_pretrained(where, gguf_file=name)

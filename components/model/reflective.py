@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from components.inference.candidate import Candidate, SamplingConfig
+from components.model.candidate import Candidate, SamplingConfig
 from components.atomic import save_dir
 from components.model.checkpoint import ModelDirError, ReflectiveSpec, check_model_dir, head_file
 from components.model.sampling import SampledBatch, sample_tokens

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from components.inference.candidate import SamplingConfig
+from components.model.candidate import SamplingConfig
 from components.model import decoder
 from components.model.threads import decode_threads, num_threads
 

@@ -27,17 +27,19 @@ from typing import Any
 
 from components.config import ConfigError
 from components.console import say
+from components.evaluation.report import metric_name
 from components.evaluation.runner import EffortsConfig
 from components.inference.selection import SERVED_SELECTORS
-from components.registry.connection import RetryPolicy, with_retries
-from components.file_lock import exclusive_lock
-from components.registry.lineage import value_digest
-from components.registry.store import lock_path
+from components.inference.solve import EFFORTS
+from components.tracking.connection import RetryPolicy, with_retries
+from components.tracking.locks import exclusive_lock
+from components.tracking.lineage import value_digest
+from components.tracking.store import lock_path
 
 CHAMPION = "champion"
 TAG_PREFIX = "promotion."
 FINGERPRINT_TAG = "eval_fingerprint"
-EFFORT_NAMES = ("low", "medium", "high")
+EFFORT_NAMES = tuple(EFFORTS)   # low, medium, high
 MODEL_DIGEST = "model_digest"     # metrics.json key and version tag: the content digest of the model
 _EPS = 1e-9                                          # float noise in metric differences
 
@@ -85,19 +87,19 @@ class PromoteConfig:
     @property
     def gate_metric(self) -> str:
         """`eval/<set>/<method>_at_<N>`, the evaluation's metric name (components.evaluation.report)."""
-        return f"eval/{self.eval_set}/{self.method}_at_{self.n}"
+        return metric_name(self.eval_set, self.method, self.n)
 
     @property
     def scaling_metrics(self) -> tuple[str, str] | None:
         """(accuracy at medium, accuracy at high) on the validation set, or None without one."""
         if not self.validation_set:
             return None
-        return tuple(f"eval/{self.validation_set}/{self.method}_at_{getattr(self.efforts, e)}"  # type: ignore[return-value]
+        return tuple(metric_name(self.validation_set, self.method, getattr(self.efforts, e))  # type: ignore[return-value]
                      for e in ("medium", "high"))
 
     @property
     def pass1_metric(self) -> str:
-        return f"eval/{self.eval_set}/pass_at_1"
+        return metric_name(self.eval_set, "pass", 1)
 
     @property
     def retry(self) -> RetryPolicy:

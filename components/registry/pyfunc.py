@@ -39,10 +39,10 @@ from mlflow.exceptions import MlflowException
 
 from components.config import ConfigError
 from components.console import say
-from components.registry.connection import RetryPolicy, with_retries
-from components.registry.lineage import dir_digest
+from components.tracking.connection import RetryPolicy, with_retries
+from components.tracking.lineage import dir_digest
 from components.registry.limits import DEFAULT_EFFORT, RequestRefused, ServingLimits, check_request, parse_effort
-from components.registry.store import ensure_experiment
+from components.tracking.store import ensure_experiment
 
 MODEL_ARTIFACT = "reflective_model"
 LOGGED_NAME = "model"

@@ -17,7 +17,6 @@ Each checkpoint is written to a temporary sibling, fsynced and renamed into plac
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -29,6 +28,7 @@ from typing import Any
 import torch
 
 from components.atomic import save_dir
+from components.tracking.lineage import dir_digest, file_digest
 
 STATE_FILE = "trainer_state.json"
 OPTIM_FILE = "optimizer.pt"
@@ -65,34 +65,9 @@ def architecture_of(model_dir: Path) -> dict[str, Any]:
     return {k: cfg.get(k, text.get(k)) for k in ARCH_KEYS}
 
 
-def file_md5(path: Path) -> str:
-    """`md5:<hex>` of a file's bytes (the training set's identity)."""
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return f"md5:{h.hexdigest()}"
-
-
-def dir_md5(path: Path) -> str:
-    """`md5:<hex>` over the relative paths and bytes of every file under `path` (the base model's identity)."""
-    h = hashlib.md5()
-    root = Path(path)
-    for f in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = f.relative_to(root)
-        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
-            continue
-        h.update(rel.as_posix().encode() + b"\0")
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        h.update(b"\0")
-    return f"md5:{h.hexdigest()}"
-
-
 def run_identity(model_dir: Path, data_path: Path) -> dict[str, str]:
     """The inputs a checkpoint belongs to: `data_digest` and `base_model_digest` (TrainerState fields)."""
-    return {"data_digest": file_md5(Path(data_path)), "base_model_digest": dir_md5(Path(model_dir))}
+    return {"data_digest": file_digest(data_path), "base_model_digest": dir_digest(model_dir)}
 
 
 def check_fresh_start(root: Path, resume: bool) -> None:

@@ -7,8 +7,9 @@ aha step (tracking.detect_aha) marked. Written with matplotlib's Agg backend (no
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 
 def plot_score_gap(
@@ -19,8 +20,11 @@ def plot_score_gap(
     aha_step: int | None = None,
     title: str = "SPRM score: correct vs incorrect rollouts",
     warmup_steps: int = 0,
+    on_figure: Callable[[Any], None] | None = None,
 ) -> Path:
     """Save the score-gap plot as a PNG at `out_path` and return the path.
+
+    `on_figure(fig)` is called with the finished figure before it is closed (MLflow's `log_figure`).
 
     NaN values (a step with no rollout of that class) are left as gaps in the lines; the first
     `warmup_steps` steps (the head's BCE warm-up) are shaded.
@@ -52,6 +56,8 @@ def plot_score_gap(
         ax.legend(loc="best")
         fig.tight_layout()
         fig.savefig(out_path, format="png")
+        if on_figure is not None:
+            on_figure(fig)
     finally:
         plt.close(fig)
     return out_path

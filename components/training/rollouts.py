@@ -10,7 +10,6 @@ P + k and is predicted by the logits at column P + k - 1).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from components.inference.candidate import Candidate
+from components.model.candidate import Candidate
 from components.model.sampling import position_ids
 
 
@@ -73,15 +72,6 @@ def fit_to_context(data: TrainingSet, fits: Sequence[bool]) -> tuple[TrainingSet
         raise TrainingDataError(f"{data.path}: no problem fits the model's context with room for a completion; "
                                 "use a model with a longer context or shorter problems")
     return TrainingSet([data.problems[i] for i in keep], [data.answers[i] for i in keep], data.path), len(data) - len(keep)
-
-
-def file_md5(path: Path | str) -> str:
-    """md5 of a file's bytes: the hash DVC records for a single-file output (the data version)."""
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def step_prompts(n_rows: int, step: int, per_step: int, seed: int) -> list[int]:

@@ -14,74 +14,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-
-def _arrays(scores: Sequence[float] | np.ndarray, correct: Sequence[bool] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    s = np.asarray(scores, dtype=np.float64).reshape(-1)
-    y = np.asarray(correct, dtype=bool).reshape(-1)
-    if s.shape != y.shape:
-        raise ValueError(f"scores and labels differ in length: {s.size} vs {y.size}")
-    return s, y
-
-
-def score_gap(scores: Sequence[float], correct: Sequence[bool]) -> float:
-    """Mean score of correct minus mean score of incorrect trajectories; NaN if a class is empty."""
-    s, y = _arrays(scores, correct)
-    if not y.any() or y.all():
-        return math.nan
-    return float(s[y].mean() - s[~y].mean())
-
-
-def auroc(scores: Sequence[float], correct: Sequence[bool]) -> float:
-    """Area under the ROC curve of `scores` for separating correct from incorrect; NaN if one class.
-
-    Mann-Whitney form: the probability that a random correct trajectory scores higher than a random
-    incorrect one, ties counted 1/2 (average ranks).
-
-    >>> auroc([0.9, 0.8, 0.1], [True, True, False])
-    1.0
-    >>> auroc([0.5, 0.5], [True, False])
-    0.5
-    """
-    s, y = _arrays(scores, correct)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return math.nan
-    order = np.argsort(s, kind="mergesort")
-    ranks = np.empty(s.size, dtype=np.float64)
-    sorted_s = s[order]
-    i = 0
-    while i < s.size:                       # average 1-based ranks over each run of ties
-        j = i
-        while j + 1 < s.size and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
-
-
-def within_group_auroc(scores: Sequence[float], correct: Sequence[bool], group_size: int) -> float:
-    """Mean AUROC within consecutive groups of `group_size` rollouts (one prompt each).
-
-    Groups whose rollouts are all correct or all incorrect have no AUROC and are left out; NaN
-    when no group is mixed.
-
-    >>> within_group_auroc([0.9, 0.1, 0.2, 0.8, 0.5, 0.5], [True, False, True, False, True, True], 2)
-    0.5
-    """
-    s, y = _arrays(scores, correct)
-    if group_size < 1 or s.size % group_size:
-        raise ValueError(f"{s.size} rollouts do not split into groups of {group_size}")
-    values = [auroc(s[i:i + group_size], y[i:i + group_size]) for i in range(0, s.size, group_size)]
-    mixed = [v for v in values if not math.isnan(v)]
-    return float(np.mean(mixed)) if mixed else math.nan
+from components.tracking.stats import arrays, auroc, score_gap, within_group_auroc
 
 
 def accuracy_at(scores: Sequence[float], correct: Sequence[bool], threshold: float = 0.5) -> float:
     """Share of trajectories whose prediction `score > threshold` matches the outcome; NaN if empty."""
-    s, y = _arrays(scores, correct)
+    s, y = arrays(scores, correct)
     if s.size == 0:
         return math.nan
     return float(((s > threshold) == y).mean())
@@ -103,7 +41,7 @@ def head_metrics(scores: Sequence[float], correct: Sequence[bool], group_size: i
                  threshold: float = 0.5) -> HeadMetrics:
     """Score gap, pooled and within-group AUROC, accuracy and per-class mean scores for one step's
     rollouts, which come as consecutive groups of `group_size` (one prompt each)."""
-    s, y = _arrays(scores, correct)
+    s, y = arrays(scores, correct)
     return HeadMetrics(
         score_gap=score_gap(s, y),
         auroc=auroc(s, y),

@@ -27,7 +27,7 @@ import torch
 from components.atomic import write_text
 from components.config import as_flat_dict
 from components.console import say
-from components.inference.candidate import SamplingConfig
+from components.model.candidate import SamplingConfig
 from components.rewards.grading import reward as grade_reward
 from components.signals import deferred_interrupts, route_sigterm
 from components.training import checkpointing as ckpt
@@ -142,8 +142,9 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
 
     run_log: RunLog = SilentRunLog()
     if main and tracking_uri:
-        run_log = MlflowRunLog(tracking_uri, cfg.tracking.experiment, run_name=out_dir.name,
-                               resume_run_id=state.mlflow_run_id)
+        run_log = MlflowRunLog(tracking_uri, cfg.tracking.experiment, resume_run_id=state.mlflow_run_id,
+                               run_name=f"train-{model_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}",
+                               tags={"inputs_key": out_dir.name, "base_model_digest": identity["base_model_digest"]})
         state.mlflow_run_id = run_log.run_id
         run_log.log_params({**flat_cfg, "model_dir": str(model_dir), "data_path": str(data_path),
                             "world_size": world, "head_features": rm.head.features,
@@ -151,6 +152,8 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
                             "head_parameters": sum(p.numel() for p in head_params)})
         run_log.set_tags({"data_version": identity["data_digest"], "data_rows": str(len(data)),
                           **({"resumed_from": str(loaded.path)} if loaded else {})})
+        if not run_log.resumed:
+            run_log.log_dataset(data_path, data_path.parent.name or data_path.stem, "training", identity["data_digest"])
     say(f"train: {len(data)} problems, {cfg.steps} steps x {per_step} prompts x G={cfg.rollout.group_size} "
         f"on {world} process(es){' (FSDP)' if fsdp else ''}, head reads {rm.head.features}")
 
@@ -321,13 +324,12 @@ def _finish(state: ckpt.TrainerState, cfg: TrainConfig, out_dir: Path, final_mod
         import json
 
         warmup = cfg.spr.bce_warmup_steps if cfg.spr.loss == "spr" else 0
-        plot = plot_score_gap([int(h["step"]) for h in hist], [h["train/score_correct"] for h in hist],
-                              [h["train/score_incorrect"] for h in hist], out_dir / "score_gap.png", aha,
-                              warmup_steps=min(warmup, len(hist)))
+        plot_score_gap([int(h["step"]) for h in hist], [h["train/score_correct"] for h in hist],
+                       [h["train/score_incorrect"] for h in hist], out_dir / "score_gap.png", aha,
+                       warmup_steps=min(warmup, len(hist)), on_figure=lambda fig: run_log.log_figure(fig, "plots/score_gap.png"))
         write_text(out_dir / "train_metrics.json", json.dumps(summary, indent=2) + "\n")
-        run_log.log_artifact(plot, "plots")
-        run_log.log_metrics({f"summary/{k}": float(v) for k, v in summary.items() if isinstance(v, (int, float))},
-                            step=state.step)
+        # Before/after figures as tags (the run's overview), not single-point metrics among the curves.
+        run_log.set_tags({f"summary.{k}": f"{v:.4g}" if isinstance(v, float) else str(v) for k, v in summary.items()})
         run_log.set_tags({"aha_step": str(aha) if aha is not None else "none",
                           **({"warning": warnings[0][:5000]} if warnings else {})})
     run_log.close("FINISHED")

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from components.inference.candidate import Candidate, SamplingConfig
+from components.model.candidate import Candidate, SamplingConfig
 from components.inference.vllm_backend import BackendUnavailable, require_gpu_vllm, stop_ids
 
 

@@ -120,3 +120,20 @@ def test_registry_errors_are_one_line_without_a_traceback(tmp_path, capsys):
     assert main(["serve", "--name", "nope", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == "reflect serve: error: Registered Model with name=nope not found"
+
+
+def test_exit_codes_tell_bad_input_from_a_failed_run():
+    """2: fix the command or its files; 1: the run itself failed (the doctests list the base kinds)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
+
+    from components.config import ConfigError
+    from components.tracking.connection import RegistryUnavailableError
+    from components.tracking.locks import LockTimeoutError
+    from components.training.trainer import TrainingDivergedError
+    from flows.cli_errors import exit_code
+
+    assert [exit_code(e) for e in (ConfigError("x"), FileNotFoundError("x"),
+                                   MlflowException("no such version", error_code=RESOURCE_DOES_NOT_EXIST))] == [2, 2, 2]
+    assert [exit_code(e) for e in (TrainingDivergedError("x"), RegistryUnavailableError("x"),
+                                   LockTimeoutError("x"), MlflowException("internal"))] == [1, 1, 1, 1]

@@ -142,7 +142,7 @@ def test_a_pipeline_interrupted_mid_train_resumes_from_the_checkpoint(tmp_path, 
 
 @pytest.mark.integration
 def test_a_second_run_in_the_same_workdir_is_refused(tmp_path, prefect_harness):
-    from components.file_lock import LockTimeoutError, exclusive_lock
+    from components.tracking.locks import LockTimeoutError, exclusive_lock
     from flows.pipeline import WORKDIR_LOCK, pipeline
 
     work, params = _workdir(tmp_path)

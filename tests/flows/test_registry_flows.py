@@ -9,8 +9,8 @@ import pytest
 from mlflow import MlflowClient
 from prefect.states import Completed, Failed
 
-from components.registry.connection import RegistryUnavailableError
-from components.registry.lineage import dir_digest
+from components.tracking.connection import RegistryUnavailableError
+from components.tracking.lineage import dir_digest
 from components.registry.promotion import FINGERPRINT_TAG, MetricsMismatchError, current_champion
 from flows.registry_io import registry_io_only
 

@@ -1,7 +1,7 @@
 """The decontamination agent: no training row may be (a variant of) an evaluation problem.
 
 Against every eval set chosen for the run (AIME24, AIME25, MATH500, GSM8K, the synthetic
-held-out set; see `components.data.sources.eval_sets`), a row is contaminated when
+held-out set; see `components.data.eval_sets`), a row is contaminated when
 - its canonical key (`components.data.text_keys`: whitespace, LaTeX spacing and number format
   removed) equals an eval problem's (exact match, formatting variants included), or
 - at least `min_overlap` of its token `ngram`-grams occur in one eval set (n-gram overlap: a
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from components.data.agents import Scope
 from components.data.rows import PASS, Row, Verdict, reject, skip
-from components.data.sources.eval_sets import EvalSet
+from components.data.eval_sets import EvalSet
 from components.data.synthetic import TaskConfig, is_heldout
 from components.data.text_keys import canonical_tokens, token_ngrams
 
@@ -48,7 +48,7 @@ class DecontaminationAgent:
         self._ngrams: dict[str, str] = {}
         self._hash_split = any(s.hash_split for s in self.eval_sets)
         for s in self.eval_sets:
-            for problem in s.problems:
+            for problem in s.texts:
                 tokens = canonical_tokens(problem)
                 self._exact.setdefault("".join(tokens), s.name)
                 for g in token_ngrams(tokens, self.cfg.ngram):

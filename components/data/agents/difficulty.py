@@ -2,12 +2,13 @@
 
 GRPO (docs/method.md section 3) learns nothing from a group whose k answers all score the same, so a
 problem the policy solves k times out of k (too_easy) or 0 times out of k (too_hard) only costs
-compute. The agent samples `k` completions per problem from the policy with
-`ReflectiveModel.generate` (the model core), grades them with `components.rewards.grading.
-is_correct`, and records the pass rate as the verdict's score (used to stratify the sample to
-the target size). Generation is the expensive part, so at most `max_rows` rows are measured (a
-reproducible sample across sources); the others are skipped with a message saying so. It runs
-only when a policy directory is given (`--policy DIR`).
+compute. The agent samples `k` completions per problem from a `PolicySampler` (the model-backed
+one is `components.inference.policy.ModelPolicy`: data sits below the model in the package order,
+so the policy is handed in), grades them with `components.rewards.grading.is_correct`, and
+records the pass rate as the verdict's score (used to stratify the sample to the target size).
+Generation is the expensive part, so at most `max_rows` rows are measured (a reproducible sample
+across sources); the others are skipped with a message saying so. It runs only when a policy
+directory is given (`--policy DIR`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Protocol
 
 from components.data.agents import Scope
 from components.data.rows import Row, Verdict, skip
@@ -40,9 +41,16 @@ def _order_key(seed: int, row: Row) -> bytes:
     return hashlib.blake2b(f"{seed}:{row.source}:{row.line}".encode(), digest_size=8).digest()
 
 
+class PolicySampler(Protocol):
+    """`k` sampled completions per problem as (text, think) pairs; `ValueError` for a problem the
+    policy cannot take as a prompt (e.g. longer than its context)."""
+
+    def sample(self, problems: Sequence[str], k: int) -> list[list[tuple[str, bool]]]: ...
+
+
 @dataclass
 class DifficultyAgent:
-    policy_dir: Path
+    policy: PolicySampler | None
     cfg: DifficultyConfig = field(default_factory=DifficultyConfig)
     name: str = "difficulty"
     scope: Scope = "set"
@@ -71,21 +79,14 @@ class DifficultyAgent:
 
     def pass_rates(self, rows: Sequence[Row]) -> list[float | None]:
         """Share of `k` sampled completions per row whose boxed answer is correct."""
-        import torch
-
-        from components.inference.candidate import SamplingConfig
-        from components.model.reflective import ReflectiveModel
-
-        cfg = self.cfg
-        device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        rm = ReflectiveModel.load(self.policy_dir, device=device, dtype=torch.float32)
-        sampling = SamplingConfig(temperature=cfg.temperature, top_p=cfg.top_p,
-                                  max_new_tokens=cfg.max_new_tokens)
+        if self.policy is None:
+            raise ValueError("the difficulty agent needs a policy to sample from")
+        k = self.cfg.k
 
         def run(batch: Sequence[Row]) -> list[float]:
-            cands = rm.generate([r.problem for r in batch], cfg.k, sampling, cfg.seed, cfg.batch_size)
-            return [sum(is_correct(c.text, r.answer, c.think) for c in cs) / max(len(cs), 1)
-                    for r, cs in zip(batch, cands)]
+            samples = self.policy.sample([r.problem for r in batch], k)
+            return [sum(is_correct(text, r.answer, think) for text, think in cs) / max(len(cs), 1)
+                    for r, cs in zip(batch, samples)]
 
         try:
             return list(run(rows))

@@ -13,9 +13,10 @@ from components.data.cleaning import CleanConfig, load_clean_config, run_clean
 from flows.cli import main as reflect
 from components.data.pool import PoolConfig
 from components.data.rows import REASONS, SURPLUS
-from components.data.sources.eval_sets import EvalSetsConfig
+from components.data.eval_sets import EvalSetsConfig
 from components.data.sources.files import REPO_ROOT, SourceError
 from components.data.validation import GateConfig, GateError
+from components.inference.policy import open_policy
 from tests.components.data.sources.test_files import _hostile_jsonl
 
 SMALL = CleanConfig(
@@ -107,7 +108,7 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(SourceError, match="missing.jsonl: file not found"):
         run_clean([str(tmp_path / "missing.jsonl")], tmp_path / "o", None, None, SMALL)
     with pytest.raises(SourceError, match="policy directory not found"):
-        run_clean(["synthetic"], tmp_path / "o", None, tmp_path / "nope", SMALL)
+        open_policy(tmp_path / "nope", SMALL.difficulty)
     assert reflect(["clean", "--source", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "missing.jsonl: file not found" in err

@@ -3,7 +3,7 @@
 from collections import Counter
 
 from components.data.pool import PoolConfig, build_pool
-from components.data.sources.eval_sets import EvalSetsConfig, load_eval_sets
+from components.data.eval_sets import EvalSetsConfig, load_eval_sets
 from components.data.sources.files import parse_json_lines
 from components.data.synthetic import TaskConfig
 

@@ -6,10 +6,11 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from components.evaluation.metrics import (auroc, bootstrap_ci, bucket_means, mean_tokens,
+from components.evaluation.metrics import (bootstrap_ci, bucket_means, mean_tokens,
                                            method_accuracies, pass_at_k, per_problem_accuracy,
                                            pooled_auroc, problem_aurocs, subset_indices)
 from components.inference.selection import SELECTORS, ProblemSamples
+from components.tracking.stats import auroc
 
 
 def random_problem(rng, m):

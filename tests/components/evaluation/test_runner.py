@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from components.config import ConfigError, build, load_section
-from components.evaluation.eval_sets import EvalSetError
+from components.data.eval_sets import EvalSetError
 from components.evaluation.runner import (EffortsConfig, EvaluateConfig, grade, head_step_scores,
                                           parse_heads, run_evaluate)
-from components.inference.candidate import Candidate, SamplingConfig
-from components.registry.lineage import dir_digest
+from components.model.candidate import Candidate, SamplingConfig
+from components.tracking.lineage import dir_digest
 from components.model.sprm_head import HEAD_FILE, SPRMHead
 
 REPO = Path(__file__).resolve().parents[3]

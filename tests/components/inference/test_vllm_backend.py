@@ -4,7 +4,7 @@ import importlib.util
 
 import pytest
 
-from components.inference.candidate import SamplingConfig
+from components.model.candidate import SamplingConfig
 from components.inference.vllm_backend import BackendUnavailable, VLLMSampler, sampling_params
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from components.inference.candidate import SamplingConfig
+from components.model.candidate import SamplingConfig
 from components.model import decoder
 from components.model.sampling import position_ids, left_pad, sample_tokens
 

@@ -14,7 +14,7 @@ import shutil
 import pytest
 import torch
 
-from components.inference.candidate import SamplingConfig
+from components.model.candidate import SamplingConfig
 from components.model.reflective import ReflectiveModel
 
 PROBLEMS = ["What is 3 + 5?", "What is 7 + 2?"]

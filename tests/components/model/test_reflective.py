@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from components.inference.candidate import SamplingConfig
+from components.model.candidate import SamplingConfig
 from components.model.checkpoint import ModelDirError
 from components.model.reflective import PromptError, ReflectiveModel
 from components.model.sprm_head import HEAD_FILE, HeadFileError, SPRMHead

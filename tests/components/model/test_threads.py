@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from components.config import ConfigError
-from components.inference.candidate import SamplingConfig
+from components.model.candidate import SamplingConfig
 from components.model import threads
 from components.model.sampling import sample_tokens
 

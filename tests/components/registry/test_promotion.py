@@ -12,7 +12,7 @@ import pytest
 from mlflow import MlflowClient
 
 from components.config import ConfigError, build
-from components.registry.connection import RegistryUnavailableError, RetryPolicy
+from components.tracking.connection import RegistryUnavailableError, RetryPolicy
 from components.registry.promotion import (CHAMPION, FINGERPRINT_TAG, PromoteConfig, champion_to_reevaluate,
                                            current_champion, decide, promote)
 from components.registry.serving import free_port
@@ -224,8 +224,8 @@ def test_server_down_gives_a_clear_error_after_bounded_retries(tmp_path, monkeyp
 
 
 def test_a_busy_promotion_lock_is_not_retried_as_an_unreachable_registry(tmp_path):
-    from components.file_lock import LockTimeoutError, exclusive_lock
-    from components.registry.store import lock_path
+    from components.tracking.locks import LockTimeoutError, exclusive_lock
+    from components.tracking.store import lock_path
 
     uri, client = _registry(tmp_path, 1)
     cfg = PromoteConfig(floor=0.3, retries=3, retry_wait_s=0.0, lock_timeout_s=0.2)

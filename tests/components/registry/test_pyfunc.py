@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from components.registry.connection import RegistryUnavailableError
+from components.tracking.connection import RegistryUnavailableError
 from components.registry.pyfunc import (RegisterConfig, default_temperature, download_model_dir, model_signature,
                                         parse_effort, problems_from_input, register_model)
 from components.registry.serving import free_port

@@ -12,7 +12,7 @@ import components.rewards.equivalence as equivalence
 import components.rewards.grade_file as grade_file
 import components.rewards.grading as grading
 import components.rewards.normalization as normalization
-import tests.components.rewards.real_answers as real_answers
+import components.data.answer_pairs as answer_pairs
 from components.rewards.grading import (answers_equal, extract_boxed, final_answer, is_correct,
                                         is_verifiable, reward)
 
@@ -152,7 +152,7 @@ def test_hostile_cases(pred, gold, expected):
 
 
 def test_doctests_pass():
-    for module in (grading, normalization, equivalence, grade_file, real_answers):
+    for module in (grading, normalization, equivalence, grade_file, answer_pairs):
         result = doctest.testmod(module)
         assert result.failed == 0, module.__name__
     assert doctest.testmod(grading).attempted > 0

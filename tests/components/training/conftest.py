@@ -21,7 +21,7 @@ ADDER_PROBLEMS = [(a, b) for a in range(1, 5) for b in range(1, 5)]
 
 def build_adder_policy(out: Path, steps: int = 250, noise: float = 0.3, seed: int = 0) -> Path:
     from components.data.synthetic import TaskConfig, generate
-    from components.model.bootstrap import BootstrapConfig, TinyModelConfig, build_tiny
+    from components.training.bootstrap import BootstrapConfig, TinyModelConfig, build_tiny
 
     cfg = BootstrapConfig(seed=seed, sprm_features="hidden+logprob", model=TinyModelConfig(
         hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1))
@@ -80,6 +80,6 @@ def adder_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def random_policy(tmp_path_factory) -> Path:
     """A randomly initialised tiny model: never produces the answer format (all rewards 0)."""
-    from components.model.bootstrap import tiny_model_dir
+    from components.training.bootstrap import tiny_model_dir
 
     return tiny_model_dir(tmp_path_factory.mktemp("random") / "policy")

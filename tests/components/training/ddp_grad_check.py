@@ -12,7 +12,7 @@ import sys
 import torch
 import torch.distributed as dist
 
-from components.inference.candidate import SamplingConfig
+from components.model.candidate import SamplingConfig
 from components.model.reflective import ReflectiveModel
 from components.rewards.grading import reward
 from components.training.config import TrainConfig

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from components.inference.candidate import SamplingConfig
+from components.model.candidate import SamplingConfig
 from components.model.reflective import ReflectiveModel
 from components.rewards.grading import reward
 from components.training.grpo import token_logprobs

@@ -7,15 +7,8 @@ import numpy as np
 import pytest
 
 from components.training.plots import plot_score_gap
-from components.training.tracking import (
-    accuracy_at,
-    auroc,
-    detect_aha,
-    within_group_auroc,
-    head_metrics,
-    never_kept_warning,
-    score_gap,
-)
+from components.tracking.stats import auroc, score_gap, within_group_auroc
+from components.training.tracking import accuracy_at, detect_aha, head_metrics, never_kept_warning
 
 
 def _pairwise_auroc(scores, labels):

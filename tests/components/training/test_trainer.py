@@ -47,10 +47,10 @@ def quiet(_msg: str) -> None:
 def test_training_learns_and_is_tracked(adder_policy, adder_data, tmp_path):
     from mlflow.tracking import MlflowClient
 
-    from components.inference.candidate import SamplingConfig
+    from components.model.candidate import SamplingConfig
     from components.model.reflective import ReflectiveModel
     from components.rewards.grading import is_correct
-    from components.training.tracking import auroc
+    from components.tracking.stats import auroc
 
     # A fixed probe batch from the initial policy, scored by the same fresh head the trainer starts with.
     torch.manual_seed(0)
@@ -174,7 +174,7 @@ def test_bad_training_data_is_refused(random_policy, tmp_path):
 
 
 def test_corrupt_or_foreign_checkpoint_is_refused(random_policy, adder_data, tmp_path):
-    from components.model.bootstrap import tiny_model_dir
+    from components.training.bootstrap import tiny_model_dir
 
     cfg = small_cfg(steps=1, rollout=RolloutConfig(prompts_per_step=2, group_size=2, max_new_tokens=4),
                     grpo=GRPOConfig(no_signal_patience=0))

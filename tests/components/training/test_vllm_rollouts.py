@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from components.inference.candidate import SamplingConfig
+from components.model.candidate import SamplingConfig
 from components.inference.vllm_backend import BackendUnavailable
 from components.training.config import RolloutConfig, TrainConfig
 from components.training.vllm_rollouts import (candidate_from_tokens, engine_kwargs, scores_from_update,

@@ -4,7 +4,7 @@ import pytest
 
 from components.data.agents.decontamination import DecontaminationAgent
 from components.data.pool import spaced
-from components.data.sources.eval_sets import EvalSetsConfig, load_eval_sets
+from components.data.eval_sets import EvalSetsConfig, load_eval_sets
 from components.data.synthetic import TaskConfig, generate
 from tests.components.data.agents.conftest import make_row
 
@@ -19,7 +19,7 @@ def agent():
 def test_exact_and_reformatted_eval_copies(agent):
     ag, sets = agent
     for name in ("aime24", "math500", "gsm8k", "synthetic-heldout"):
-        problem = sets[name].problems[7]
+        problem = sets[name].texts[7]
         for text in (problem, spaced(problem), "  " + problem.replace("$", "") + " "):
             v = ag.check(make_row(text))
             assert v.reason == "contaminated", (name, text[:60])
@@ -27,7 +27,7 @@ def test_exact_and_reformatted_eval_copies(agent):
 
 def test_reworded_copy_caught_by_ngram_overlap(agent):
     ag, sets = agent
-    aime = sets["aime24"].problems[0]
+    aime = sets["aime24"].texts[0]
     edited = aime.replace("Every morning", "Each day", 1).replace("Find the number", "Determine the number")
     v = ag.check(make_row(edited))
     assert v.reason == "contaminated" and "13-grams occur in eval set aime24" in v.message
@@ -36,7 +36,7 @@ def test_reworded_copy_caught_by_ngram_overlap(agent):
 def test_any_heldout_problem_even_outside_the_drawn_sample(agent):
     ag, sets = agent
     far = list(generate(300, 99, split="heldout"))[-1].problem
-    assert far not in sets["synthetic-heldout"].problems
+    assert far not in sets["synthetic-heldout"].texts
     assert ag.check(make_row(far)).message == "synthetic problem from the held-out split"
 
 

@@ -49,7 +49,7 @@ def is_connection_error(exc: BaseException) -> bool:
     """True for an unreachable server (refused, timed out, DNS), False for a real registry error."""
     import requests
 
-    from components.file_lock import LockTimeoutError
+    from components.tracking.locks import LockTimeoutError
 
     if isinstance(exc, LockTimeoutError):      # another writer holds the lock: the server is fine
         return False

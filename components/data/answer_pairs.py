@@ -1,32 +1,27 @@
-"""Real reference answers (MATH500, GSM8K, AIME24, AIME25) and a wrong twin of each, shared by
-the self-consistency tests and `benchmarks/grading_throughput.py`.
+"""Real reference answers (MATH500, GSM8K, AIME24, AIME25) and a surely wrong twin of each: the
+grader's self-consistency probes, used by its tests and by `benchmarks/grading_throughput.py`.
 
-Files are read from the repository's bundled `data/eval/` first, then from `../shared/data/eval/`.
+The files are the evaluation sets' own (`components.data.eval_sets`); a set whose file is absent
+(AIME25 without `../shared`) has no answers.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
-EVAL_DIRS = (REPO / "data" / "eval", REPO.parent / "shared" / "data" / "eval")
-EVAL_FILES = ("math500.jsonl", "gsm8k_test.jsonl", "aime24.jsonl", "aime25.jsonl")
+from components.data.eval_sets import BUNDLED_DIR, REAL_SETS, SHARED_DIR, real_set
 
-
-def eval_path(name: str) -> Path | None:
-    """First existing copy of eval file `name`, else None."""
-    return next((d / name for d in EVAL_DIRS if (d / name).is_file()), None)
+EVAL_NAMES = ("math500", "gsm8k", "aime24", "aime25")
 
 
 def read_answers(name: str) -> list[tuple[str, str]]:
-    """(row id, reference answer as text) of every row of eval file `name`; [] when absent."""
-    path = eval_path(name)
-    if path is None:
+    """(row id, reference answer as text) of every row of eval set `name`; [] when its file is absent."""
+    file_name, home = REAL_SETS[name]
+    path = (BUNDLED_DIR if home == "bundled" else SHARED_DIR) / file_name
+    if not path.is_file():
         return []
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [(str(r.get("id", i)), str(r["answer"])) for i, r in enumerate(rows)]
+    s = real_set(name, path, check_answers=False)
+    return [(p.id, p.answer) for p in s.problems]
 
 
 def perturb(gold: str) -> str:

@@ -19,18 +19,28 @@ docs/method.md section 5. Every set becomes an `EvalSet` of `EvalProblem(id, pro
   line count `steps-2`, `steps-3-4`, `steps-5+`.
 
 A row whose reference answer `components.rewards.grading.is_verifiable` rejects is excluded and
-listed in `EvalSet.excluded` (id, answer), so reports can state the count.
+listed in `EvalSet.excluded`, so reports can state the count.
+
+The cleaning stage decontaminates its training rows against the same sets (`load_eval_sets`):
+every problem of a set, excluded rows included, in its bare form (`EvalProblem.text`, without
+the instruction). There the held-out split is named `synthetic-heldout` and also flags any
+synthetic problem whose text hashes into it (`EvalSet.hash_split`); any other name is read as a
+path to a JSONL/Parquet file with a `problem` (or `question`, `prompt`) column.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import field
 from typing import Any
 
+from components.data.sources.files import SourceError, bundled_path, read_records
 from components.data.synthetic import TaskConfig, generate
 from components.rewards.grading import is_verifiable
 
@@ -58,25 +68,45 @@ class EvalSetError(ValueError):
 
 @dataclass(frozen=True)
 class EvalProblem:
-    """One evaluation problem: `prompt` is what the model is given (chat template applied later)."""
+    """One evaluation problem: `prompt` is what the model is given (chat template applied later),
+    `text` the bare problem (the prompt without the instruction; the prompt itself when empty)."""
 
     id: str
     prompt: str
     answer: str
     bucket: str
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.text:
+            object.__setattr__(self, "text", self.prompt)
 
 
 @dataclass(frozen=True)
 class EvalSet:
-    """A loaded set; `excluded` lists (id, answer) of rows with an unparsable reference answer."""
+    """A loaded set; `excluded` holds the rows whose reference answer is unparsable (never scored).
+
+    `hash_split`: decontamination also flags synthetic problems hashing into the held-out split.
+    """
 
     name: str
     problems: tuple[EvalProblem, ...]
-    excluded: tuple[tuple[str, str], ...] = ()
+    excluded: tuple[EvalProblem, ...] = ()
     source: str = ""
+    hash_split: bool = False
 
     def __len__(self) -> int:
         return len(self.problems)
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Every row's bare problem, excluded rows last: what decontamination compares against."""
+        return tuple(p.text for p in (*self.problems, *self.excluded))
+
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """The reference answers, in the order of `texts`."""
+        return tuple(p.answer for p in (*self.problems, *self.excluded))
 
 
 def load_eval_set(name: str, *, n_problems: int | None = None, seed: int = 0,
@@ -103,7 +133,7 @@ def load_eval_set(name: str, *, n_problems: int | None = None, seed: int = 0,
         raise EvalSetError(f"{name}: {path} is missing ({hint})")
     loaded = real_set(name, path)
     if n_problems is not None:
-        loaded = EvalSet(loaded.name, loaded.problems[:n_problems], loaded.excluded, loaded.source)
+        loaded = dataclasses.replace(loaded, problems=loaded.problems[:n_problems])
     return loaded
 
 
@@ -161,20 +191,21 @@ def training_problems(path: Path) -> set[str]:
     return {str(x) for x in table.column("problem").to_pylist() if x is not None}
 
 
-def real_set(name: str, path: Path) -> EvalSet:
+def real_set(name: str, path: Path, check_answers: bool = True) -> EvalSet:
     """Parse one published-format JSONL file into an `EvalSet` (see the module docstring).
 
-    Parsed sets are cached per (file, size, mtime): checking every reference answer with
-    math-verify takes seconds on MATH500.
+    Checking every reference answer with math-verify takes seconds on MATH500, so parsed sets are
+    cached per (file, size, mtime), and `check_answers=False` (decontamination, which compares
+    problem texts only) keeps every row in `problems` without checking.
     """
     stat = Path(path).stat()
-    return _parse_real_set(name, str(path), stat.st_size, stat.st_mtime_ns)
+    return _parse_real_set(name, str(path), stat.st_size, stat.st_mtime_ns, check_answers)
 
 
 @functools.lru_cache(maxsize=16)
-def _parse_real_set(name: str, path: str, size: int, mtime_ns: int) -> EvalSet:
+def _parse_real_set(name: str, path: str, size: int, mtime_ns: int, check_answers: bool) -> EvalSet:
     problems: list[EvalProblem] = []
-    excluded: list[tuple[str, str]] = []
+    excluded: list[EvalProblem] = []
     source = ""
     with open(path, encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, start=1):
@@ -190,11 +221,9 @@ def _parse_real_set(name: str, path: str, size: int, mtime_ns: int) -> EvalSet:
             source = source or str(row.get("source", ""))
             pid = _row_id(name, row, line_no)
             answer = str(row["answer"]).strip()
-            if not answer or not is_verifiable(answer):
-                excluded.append((pid, answer))
-                continue
-            problems.append(EvalProblem(pid, str(row["problem"]) + PROMPT_SUFFIX, answer,
-                                        _bucket(name, row)))
+            text = str(row["problem"])
+            problem = EvalProblem(pid, text + PROMPT_SUFFIX, answer, _bucket(name, row), text)
+            (problems if not check_answers or (answer and is_verifiable(answer)) else excluded).append(problem)
     return EvalSet(name, tuple(problems), tuple(excluded), source)
 
 
@@ -219,3 +248,74 @@ def _bucket(name: str, row: dict[str, Any]) -> str:
         n_lines = rationale.count("\n") + 1 if rationale else 0
         return "steps-2" if n_lines <= 2 else "steps-3-4" if n_lines <= 4 else "steps-5+"
     return "all"
+
+
+# ------------------------------------------------------------------ the cleaning stage's view
+SYNTHETIC_HELDOUT = "synthetic-heldout"
+KNOWN_EVAL_SETS = ("aime24", "aime25", "math500", "gsm8k", SYNTHETIC_HELDOUT)
+_PROBLEM_KEYS = ("problem", "question", "prompt")
+
+
+@dataclass(frozen=True)
+class EvalSetsConfig:
+    """Which sets cleaning decontaminates against by default, where their files are, and the
+    held-out draw (params.yaml `clean.eval_sets`)."""
+
+    default: tuple[str, ...] = KNOWN_EVAL_SETS
+    # The files `load_eval_set` reads (one list of them: `REAL_SETS`), as repo-relative paths.
+    paths: dict[str, str] = field(default_factory=lambda: {
+        name: f"{'data/eval' if where == 'bundled' else '../shared/data/eval'}/{file}"
+        for name, (file, where) in REAL_SETS.items()})
+    heldout_n: int = 1000
+    heldout_seed: int = 1  # evaluate.problem_seed: the first heldout_n problems include its set
+
+
+def file_set(name: str, path: Path, source: str) -> EvalSet:
+    """Any JSONL/Parquet file's problems (a `problem`, `question` or `prompt` column) as a set."""
+    problems = []
+    for line, record, error in read_records(path):
+        if record is None or error:
+            continue  # a line that cannot be read adds nothing to compare against
+        text = next((record[k] for k in _PROBLEM_KEYS if isinstance(record.get(k), str)), None)
+        if text:
+            answer = record.get("answer")
+            problems.append(EvalProblem(f"{name}-{line}", text, str(answer) if isinstance(answer, (str, int)) else "",
+                                        "all"))
+    if not problems:
+        raise SourceError(f"{path}: eval set {name!r} has no readable problem/question column")
+    return EvalSet(name, tuple(problems), (), source)
+
+
+def load_eval_sets(names: Sequence[str] | None, cfg: EvalSetsConfig,
+                   task: TaskConfig) -> tuple[list[EvalSet], list[str]]:
+    """The sets to decontaminate against, and notes on any default one that was skipped.
+
+    `names=None` means `cfg.default`; a default set whose file is missing is skipped with a
+    note. A set named explicitly must be found, else `SourceError`.
+    """
+    explicit = names is not None
+    sets: list[EvalSet] = []
+    notes: list[str] = []
+    for name in (list(names) if explicit else list(cfg.default)):
+        if name == SYNTHETIC_HELDOUT:
+            held = synthetic_set(cfg.heldout_n, cfg.heldout_seed, task)
+            sets.append(dataclasses.replace(held, name=SYNTHETIC_HELDOUT, hash_split=True, source=(
+                f"generate(n={cfg.heldout_n}, seed={cfg.heldout_seed}, split='heldout')")))
+        elif name in cfg.paths:
+            path = bundled_path(cfg.paths[name])
+            if not path.is_file():
+                msg = f"{name}: eval set file not found at {cfg.paths[name]}"
+                if explicit:
+                    raise SourceError(msg + " (check clean.eval_sets.paths in params.yaml)")
+                notes.append(msg + "; not decontaminated against it")
+                continue
+            try:
+                sets.append(dataclasses.replace(real_set(name, path, check_answers=False), source=cfg.paths[name]))
+            except EvalSetError as exc:
+                raise SourceError(str(exc)) from None
+        elif Path(name).is_file():
+            sets.append(file_set(name, Path(name), name))
+        else:
+            known = ", ".join([SYNTHETIC_HELDOUT, *cfg.paths])
+            raise SourceError(f"{name}: not a known eval set ({known}) and no such file")
+    return sets, notes

@@ -1,4 +1,5 @@
-"""Eval-set loaders on the real files, the synthetic held-out set and bad input."""
+"""Eval sets: loaders on the real files, the synthetic held-out and validation sets, bad input,
+and the cleaning stage's decontamination view (bundled MIT sets, AIME25 from ../shared)."""
 
 import json
 
@@ -6,8 +7,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from components.evaluation.eval_sets import (BUNDLED_DIR, KNOWN_SETS, PROMPT_SUFFIX, SHARED_DIR,
-                                             EvalSetError, load_eval_set)
+from components.data.eval_sets import (BUNDLED_DIR, KNOWN_SETS, PROMPT_SUFFIX, SHARED_DIR, EvalSetError, EvalSetsConfig,
+                                       load_eval_set, load_eval_sets)
+from components.data.sources.files import SourceError
+from components.data.synthetic import TaskConfig, generate, is_heldout
 
 
 @pytest.mark.parametrize("name,count", [("aime24", 30), ("math500", 500), ("gsm8k", 1319)])
@@ -54,7 +57,7 @@ def test_unparsable_reference_answers_are_excluded_and_counted(tmp_path):
     (tmp_path / "gsm8k_test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     s = load_eval_set("gsm8k", bundled_dir=tmp_path)
     assert [p.id for p in s.problems] == ["gsm8k-a", "gsm8k-c"]
-    assert s.excluded == (("gsm8k-b", ""),)
+    assert [(p.id, p.answer) for p in s.excluded] == [("gsm8k-b", "")]
 
 
 def test_malformed_rows_name_the_line(tmp_path):
@@ -99,7 +102,7 @@ def test_bundled_dir_holds_only_licensed_files():
 
 def test_validation_split_is_disjoint_from_training_and_the_heldout_set():
     from components.data.synthetic import is_heldout
-    from components.evaluation.eval_sets import VAL_EXCLUDE
+    from components.data.eval_sets import VAL_EXCLUDE
 
     val = load_eval_set("synthetic_val", n_problems=300, seed=0)
     assert len(val) == 300 and val.name == "synthetic_val"
@@ -111,3 +114,36 @@ def test_validation_split_is_disjoint_from_training_and_the_heldout_set():
     assert {p.bucket for p in val.problems} <= {"linear", "arith-2ops", "arith-3ops", "arith-4ops", "arith-5ops"}
     with pytest.raises(EvalSetError, match="synthetic_val: n_problems"):
         load_eval_set("synthetic_val")
+
+
+def test_bundled_sets_and_heldout():
+    sets, notes = load_eval_sets(["aime24", "math500", "gsm8k", "synthetic-heldout"],
+                                 EvalSetsConfig(heldout_n=50), TaskConfig())
+    sizes = {s.name: len(s.problems) for s in sets}
+    assert sizes == {"aime24": 30, "math500": 500, "gsm8k": 1319, "synthetic-heldout": 50} and notes == []
+    held = next(s for s in sets if s.name == "synthetic-heldout")
+    assert all(is_heldout(p) for p in held.texts) and held.hash_split
+    # The evaluation stage's held-out problems (seed 1) are a prefix of the default draw.
+    assert [p.problem for p in generate(20, 1, split="heldout")] == list(held.texts[:20])
+
+
+def test_missing_default_set_is_a_note_but_explicit_is_an_error(tmp_path):
+    cfg = EvalSetsConfig(default=("aime25",), paths={"aime25": str(tmp_path / "aime25.jsonl")})
+    sets, notes = load_eval_sets(None, cfg, TaskConfig())
+    assert sets == [] and "aime25: eval set file not found" in notes[0]
+    with pytest.raises(SourceError, match="aime25: eval set file not found"):
+        load_eval_sets(["aime25"], cfg, TaskConfig())
+    with pytest.raises(SourceError, match="not a known eval set"):
+        load_eval_sets(["aime26"], cfg, TaskConfig())
+
+
+def test_aime25_from_shared(shared_dir):
+    sets, _ = load_eval_sets(["aime25"], EvalSetsConfig(), TaskConfig())
+    assert len(sets[0].problems) == 30 and sets[0].source == "../shared/data/eval/aime25.jsonl"
+
+
+def test_eval_set_from_a_path(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    path.write_text('{"question": "Compute 1+1.", "answer": 2}\n{"broken\n')
+    (s,), _ = load_eval_sets([str(path)], EvalSetsConfig(), TaskConfig())
+    assert s.texts == ("Compute 1+1.",) and s.answers == ("2",)

@@ -7,6 +7,7 @@ contents, never timestamps, so a copy of the same files has the same digest.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import json
@@ -98,3 +99,39 @@ def inputs_digest(inputs: dict[str, Any]) -> str:
         else:
             resolved[key] = value
     return value_digest(resolved)
+
+
+def module_files(entry_modules: tuple[str, ...] | list[str], root: Path) -> list[Path]:
+    """The source files of `entry_modules` and of every `components` module they import, transitively.
+
+    Imports inside functions count (a lazy import is still code the stage runs), and so does each
+    imported package's `__init__.py`. `root` is the directory holding `components/`.
+    """
+    def files_of(module: str) -> list[Path]:
+        parts = module.split(".")
+        found = [root.joinpath(*parts[:i], "__init__.py") for i in range(1, len(parts) + 1)]
+        found.append(root.joinpath(*parts).with_suffix(".py"))
+        return [f for f in found if f.is_file()]
+
+    seen: set[Path] = set()
+    todo = list(entry_modules)
+    while todo:
+        for f in files_of(todo.pop()):
+            if f in seen:
+                continue
+            seen.add(f)
+            for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    todo += [a.name for a in node.names if a.name.startswith("components")]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("components"):
+                    todo += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    return sorted(seen)
+
+
+def code_digest(entry_modules: tuple[str, ...] | list[str], root: Path) -> str:
+    """`md5:<hex>` over the relative paths and bytes of `module_files(entry_modules, root)`: part of
+    a stage's cache key, so editing any module the stage runs re-runs it (and nothing else does)."""
+    h = hashlib.md5()
+    for f in module_files(entry_modules, root):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return f"md5:{h.hexdigest()}"

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 LOCK_NAME = "promote.lock"
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")   # the UI's "machine learning" kind
 # The default run's local store (sqlite backend, artifacts in mlflow/artifacts): `make ui` opens it.
 DEFAULT_TRACKING_URI = "sqlite:///mlflow/mlflow.db"
 
@@ -43,16 +44,23 @@ def artifact_location(tracking_uri: str) -> str | None:
 
 
 def ensure_experiment(tracking_uri: str, name: str) -> str:
-    """The id of experiment `name`, created (with the store's artifact location) when missing."""
+    """The id of experiment `name`, created (with the store's artifact location) when missing.
+
+    It is marked a model-training experiment (`mlflow.experimentKind`), so MLflow's UI opens it on
+    runs and their charts rather than on GenAI traces.
+    """
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     client = MlflowClient(tracking_uri)
     exp = client.get_experiment_by_name(name)
     if exp is not None:
+        if EXPERIMENT_KIND[0] not in exp.tags:
+            client.set_experiment_tag(exp.experiment_id, *EXPERIMENT_KIND)
         return exp.experiment_id
     try:
-        return client.create_experiment(name, artifact_location=artifact_location(tracking_uri))
+        return client.create_experiment(name, artifact_location=artifact_location(tracking_uri),
+                                        tags=dict([EXPERIMENT_KIND]))
     except MlflowException:            # created meanwhile by a concurrent process
         exp = client.get_experiment_by_name(name)
         if exp is None:

@@ -22,7 +22,7 @@ import torch
 from components.atomic import save_dir
 from components.console import say
 from components.data.synthetic import TaskConfig, generate
-from components.inference.candidate import SamplingConfig
+from components.model.candidate import SamplingConfig
 from components.model.checkpoint import ReflectiveSpec
 from components.model.sprm_head import Features
 from components.model.tokenizer import BOS_TURN, EOS, build_task_tokenizer

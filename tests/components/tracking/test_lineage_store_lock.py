@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from components.file_lock import LockTimeoutError, exclusive_lock
-from components.registry.lineage import dir_digest, file_digest, git_commit, value_digest
-from components.registry.store import artifact_location, ensure_experiment, local_store_dir, lock_path
+from components.tracking.locks import LockTimeoutError, exclusive_lock
+from components.tracking.lineage import dir_digest, file_digest, git_commit, value_digest
+from components.tracking.store import artifact_location, ensure_experiment, local_store_dir, lock_path
 
 
 def test_digests_follow_content_not_names_or_times(tmp_path):
@@ -77,3 +77,22 @@ def test_lock_held_by_another_process_times_out_naming_the_file(tmp_path):
         proc.join(timeout=60)
     with exclusive_lock(path, timeout_s=5):       # released when the holder is done
         pass
+
+
+def test_code_digest_follows_the_imports_of_a_stage_and_nothing_else(tmp_path):
+    from components.tracking.lineage import code_digest, module_files
+
+    pkg = tmp_path / "components"
+    for rel, text in {"__init__.py": "", "a/__init__.py": "", "a/entry.py": "def f():\n    from components.a import lazy\n",
+                      "a/lazy.py": "import components.b.deep\n", "b/__init__.py": "", "b/deep.py": "X = 1\n",
+                      "b/unused.py": "Y = 1\n"}.items():
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text(text)
+    names = [f.relative_to(tmp_path).as_posix() for f in module_files(["components.a.entry"], tmp_path)]
+    assert names == ["components/__init__.py", "components/a/__init__.py", "components/a/entry.py",
+                     "components/a/lazy.py", "components/b/__init__.py", "components/b/deep.py"]
+    before = code_digest(["components.a.entry"], tmp_path)
+    (pkg / "b/unused.py").write_text("Y = 2\n")
+    assert code_digest(["components.a.entry"], tmp_path) == before
+    (pkg / "b/deep.py").write_text("X = 2\n")            # reached only through a lazy import
+    assert code_digest(["components.a.entry"], tmp_path) != before
