@@ -87,6 +87,13 @@ def test_training_learns_and_is_tracked(adder_policy, adder_data, tmp_path):
     assert run.data.tags["data_version"].startswith("md5:")
     assert run.data.tags["aha_step"] == (str(result.aha_step) if result.aha_step is not None else "none")
     assert [a.path for a in client.list_artifacts(result.run_id, "plots")] == ["plots/score_gap.png"]
+    # What MLflow's UI shows besides the curves: a readable name, the before/after figures as tags,
+    # the training set as a dataset input.
+    assert run.info.run_name.startswith(f"train-{adder_policy.name}-") and run.data.tags["inputs_key"] == "run"
+    assert float(run.data.tags["summary.reward_last"]) == pytest.approx(result.summary["reward_last"], rel=1e-3)
+    assert not any(k.startswith("summary/") for k in run.data.metrics)
+    (inp,) = run.inputs.dataset_inputs
+    assert [t.value for t in inp.tags if t.key == "mlflow.data.context"] == ["training"]
     assert (tmp_path / "run" / "train_metrics.json").is_file()
     assert run.info.status == "FINISHED"
 
