@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import re
 
-from components.data.eval_sets import BUNDLED_DIR, REAL_SETS, SHARED_DIR, real_set
+from components.data.eval_sets import real_set, real_set_path
 
 EVAL_NAMES = ("math500", "gsm8k", "aime24", "aime25")
 
 
 def read_answers(name: str) -> list[tuple[str, str]]:
     """(row id, reference answer as text) of every row of eval set `name`; [] when its file is absent."""
-    file_name, home = REAL_SETS[name]
-    path = (BUNDLED_DIR if home == "bundled" else SHARED_DIR) / file_name
+    path = real_set_path(name)
     if not path.is_file():
         return []
     s = real_set(name, path, check_answers=False)

@@ -34,10 +34,9 @@ import dataclasses
 import functools
 import json
 import re
-from dataclasses import dataclass
-from pathlib import Path
 from collections.abc import Sequence
-from dataclasses import field
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from components.data.sources.files import SourceError, bundled_path, read_records
@@ -125,16 +124,21 @@ def load_eval_set(name: str, *, n_problems: int | None = None, seed: int = 0,
         return synthetic_set(n_problems, seed, task, train_parquet)
     if name not in REAL_SETS:
         raise EvalSetError(f"unknown eval set {name!r}; known sets: {', '.join(KNOWN_SETS)}")
-    file_name, home = REAL_SETS[name]
-    path = (bundled_dir if home == "bundled" else shared_dir) / file_name
+    path = real_set_path(name, bundled_dir, shared_dir)
     if not path.is_file():
         hint = ("it has no licence so it is not bundled; place the shared copy at that path"
-                if home == "shared" else "restore it from data/eval in the repository")
+                if REAL_SETS[name][1] == "shared" else "restore it from data/eval in the repository")
         raise EvalSetError(f"{name}: {path} is missing ({hint})")
     loaded = real_set(name, path)
     if n_problems is not None:
         loaded = dataclasses.replace(loaded, problems=loaded.problems[:n_problems])
     return loaded
+
+
+def real_set_path(name: str, bundled_dir: Path = BUNDLED_DIR, shared_dir: Path = SHARED_DIR) -> Path:
+    """Where real set `name` (a key of `REAL_SETS`) is read from: bundled, or beside the repository."""
+    file_name, home = REAL_SETS[name]
+    return (bundled_dir if home == "bundled" else shared_dir) / file_name
 
 
 def _synthetic_bucket(p) -> str:

@@ -168,12 +168,12 @@ def build_pool(cfg: PoolConfig, task: TaskConfig, eval_sets: Sequence[EvalSet],
                     "solution": src.get("solution"),
                     "meta": {"origin": f"variant:{variant.__name__}:{'real' if from_real else 'synthetic'}",
                              "copy_of": src.get("id", f"real-{real.index(src) if from_real else ''}")}})
-    usable = [s for s in eval_sets if s.texts]
+    usable = [(s.name, s.texts, s.answers) for s in eval_sets if s.texts]   # each set's rows, built once
     for k in range(cfg.eval_copies if usable else 0):
-        s = usable[k % len(usable)]
-        j = rng.randrange(len(s.texts))
-        problem = s.texts[j] if k % 2 == 0 else spaced(s.texts[j])
-        out.append(_record(f"evalcopy-{k}", problem, s.answers[j], None, f"eval_copy:{s.name}"))
+        name, texts, answers = usable[k % len(usable)]
+        j = rng.randrange(len(texts))
+        problem = texts[j] if k % 2 == 0 else spaced(texts[j])
+        out.append(_record(f"evalcopy-{k}", problem, answers[j], None, f"eval_copy:{name}"))
     out += [_unverifiable(rng, k) for k in range(cfg.unverifiable)]
     out += [_empty(rng, k, rng.choice(base)) for k in range(cfg.empty)]
     out += [_malformed(rng, k, rng.choice(base)) for k in range(cfg.malformed)]

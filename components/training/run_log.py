@@ -127,14 +127,13 @@ class MlflowRunLog:
 
 
 def log_dataset(client: Any, run_id: str, path: Path, name: str, context: str, digest: str | None = None) -> None:
-    """Log a Parquet file (or a table of rows) as a dataset input of run `run_id`: name, source,
-    digest (the file's `md5:` data version when given), schema and row count show in MLflow's UI."""
+    """Log a Parquet file as a dataset input of run `run_id`: name, source, digest (the file's
+    `md5:` data version when given), schema and row count show in MLflow's UI."""
     import mlflow.data
     import pandas as pd
     from mlflow.entities import DatasetInput, InputTag
 
-    frame = pd.read_parquet(path) if isinstance(path, Path) else pd.DataFrame(path)
-    dataset = mlflow.data.from_pandas(frame, source=str(path) if isinstance(path, Path) else name, name=name,
+    dataset = mlflow.data.from_pandas(pd.read_parquet(path), source=str(path), name=name,
                                       digest=digest.removeprefix("md5:")[:36] if digest else None)
     client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(),
                                                      tags=[InputTag("mlflow.data.context", context)])])
