@@ -119,89 +119,78 @@ def _prompt_ids(args, vocab: int, rng: random.Random) -> list[list[int]]:
     return [[rng.randrange(1, vocab - 1) for _ in range(args.prompt_tokens)] for _ in range(args.prompts)]
 
 
-def run_vllm(args) -> int:
-    """Our step with vLLM rollouts: sample, grade (random), update on the forward's states, sync weights."""
-    import torch
+class RandomPromptEngine:
+    """vLLM rollouts for the benchmark (`hidden_from_update`: the update's forward gives the states):
+    random prompt ids, exactly `--new-tokens` per completion, a step token every `--step-every`."""
 
-    from components.config import load_section
-    from components.model.candidate import Candidate, SamplingConfig
-    from components.model.sprm_head import SPRMHead
-    from components.model.steps import step_logprob_features
-    from components.training import parallel as par
-    from components.training.config import TrainConfig
-    from components.training.grpo import group_advantages
-    from components.training.joint_loss import PolicyWithHead, joint_loss, reference_logprobs
-    from components.training.rollouts import build_batch
-    from components.training.vllm_rollouts import VLLMRollouts, vllm_sampling_params
+    hidden_from_update = True
 
-    cfg = load_section(TrainConfig, "train")
-    work = Path(tempfile.mkdtemp(prefix="gpu-engines-"))
-    model_dir = write_model(args, work / "model")
-    from transformers import AutoModelForCausalLM
+    def __init__(self, engine, sampling, args, vocab: int):
+        self.engine, self.sampling, self.args, self.vocab = engine, sampling, args, vocab
+        self.rng = random.Random(args.seed)
+        self.sync_s: list[float] = []
 
-    policy = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.bfloat16).to(args.device)
-    reference = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.bfloat16).to(args.device)
-    reference.requires_grad_(False).eval()
-    hidden, vocab = policy.config.hidden_size, policy.config.vocab_size
-    head = SPRMHead(hidden, "hidden+logprob").to(args.device, torch.float32)
-    joint = PolicyWithHead(policy, head, cfg.spr.backbone_grad_scale, -2)
-    optimizer = torch.optim.AdamW([{"params": list(policy.parameters()), "lr": cfg.optim.policy_lr},
-                                   {"params": list(head.parameters()), "lr": cfg.optim.head_lr}],
-                                  weight_decay=cfg.optim.weight_decay)
-    engine = VLLMRollouts(None, model_dir, args.memory_fraction, args.prompt_tokens + args.new_tokens,
-                          args.seed, distributed=False)
-    sampling = SamplingConfig(temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p,
-                              max_new_tokens=args.new_tokens)
-    emit({"event": "setup", **machine(), "engine": "vllm", "shape": args.shape,
-          "gpu": torch.cuda.get_device_name(), "policy_parameters": sum(p.numel() for p in policy.parameters())})
-    rng = random.Random(args.seed)
-    rows = []
-    for step in range(args.steps):
-        torch.cuda.reset_peak_memory_stats()
-        prompts = _prompt_ids(args, vocab, rng)
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        params = vllm_sampling_params(engine.vllm, sampling, args.group, args.seed + step, [vocab - 1],
-                                      min_tokens=args.new_tokens)   # equal work for every engine
-        outs = engine.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
-        t1 = time.perf_counter()
-        jobs, cands = [], []
+    def sample(self, indices, group_size: int, seed: int):
+        import torch
+
+        from components.model.candidate import Candidate
+        from components.model.steps import step_logprob_features
+        from components.training.step import Samples
+        from components.training.vllm_rollouts import vllm_sampling_params
+
+        prompts = [[self.rng.randrange(1, self.vocab - 1) for _ in range(self.args.prompt_tokens)] for _ in indices]
+        params = vllm_sampling_params(self.engine.vllm, self.sampling, group_size, seed % (2**31), [self.vocab - 1],
+                                      min_tokens=self.args.new_tokens)   # equal work for every engine
+        outs = self.engine.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
+        cands = []
         for pi, out in enumerate(outs):
             for o in out.outputs:
                 ids = list(o.token_ids)
                 lp = torch.tensor([o.logprobs[k][t].logprob for k, t in enumerate(ids)])
-                positions = list(range(args.step_every - 1, len(ids), args.step_every))
-                jobs.append(prompts[pi])
+                positions = list(range(self.args.step_every - 1, len(ids), self.args.step_every))
                 cands.append(Candidate(prompt_index=pi, text="", token_ids=ids, step_positions=positions,
-                                       step_hidden=torch.zeros(0, hidden),
-                                       step_logprob=step_logprob_features(lp, positions),
+                                       step_hidden=torch.zeros(0), step_logprob=step_logprob_features(lp, positions),
                                        mean_logprob=float(lp.mean()), finished=False))
-        rewards = [float(rng.random() < 0.5) for _ in cands]
-        adv = group_advantages(torch.tensor(rewards), args.group, cfg.grpo.eps).to(args.device)
-        rb = build_batch(jobs, cands, rewards, 0).to(args.device)
-        joint.train()
-        ref_lp = reference_logprobs(reference, rb, cfg.rollout.temperature) if cfg.grpo.kl_coef > 0 else None
-        jl = joint_loss(joint, rb, adv, cfg, "spr", ref_lp, float, 1)
-        with torch.no_grad():                                # tracking scores from the update's states
-            head.eval()
-            head(joint.last_step_hidden.float(), rb.step_logprob)
-        optimizer.zero_grad(set_to_none=True)
-        jl.total.backward()
-        torch.nn.utils.clip_grad_norm_(joint.parameters(), cfg.optim.grad_clip)
-        optimizer.step()
+        return Samples(cands, prompts)
+
+    def after_update(self, model) -> None:
+        import torch
+
+        from components.training import parallel as par
+
         torch.cuda.synchronize()
-        t2 = time.perf_counter()
-        engine.sync(par.iter_full_parameters(policy))
+        t0 = time.perf_counter()
+        self.engine.sync(par.iter_full_parameters(model))
         torch.cuda.synchronize()
-        t3 = time.perf_counter()
-        tokens = sum(c.n_tokens for c in cands)
-        row = {"event": "step", "step": step + 1, "warmup": step == 0, "completions": len(cands),
-               "generated_tokens": tokens, "time_generate_s": t1 - t0, "time_update_s": t2 - t1,
-               "time_sync_s": t3 - t2, "step_s": t3 - t0, "tokens_per_s": tokens / (t3 - t0),
-               "generate_tokens_per_s": tokens / (t1 - t0),
-               "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30}
-        emit(row)
-        rows.append(row)
+        self.sync_s.append(time.perf_counter() - t0)
+
+
+def run_vllm(args) -> int:
+    """The trainer's `train_step` with vLLM rollouts: sample, grade (random), update on the forward's states, sync."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from benchmarks.gpu_step import bench_config, bench_trainer, run_steps
+    from components.model.candidate import SamplingConfig
+    from components.training.vllm_rollouts import VLLMRollouts
+
+    cfg = bench_config(args)
+    work = Path(tempfile.mkdtemp(prefix="gpu-engines-"))
+    model_dir = write_model(args, work / "model")
+    policy = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.bfloat16).to(args.device)
+    reference = (AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.bfloat16).to(args.device)
+                 if cfg.grpo.kl_coef > 0 else None)
+    engine = VLLMRollouts(None, model_dir, args.memory_fraction, args.prompt_tokens + args.new_tokens,
+                          args.seed, distributed=False)
+    sampling = SamplingConfig(temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p,
+                              max_new_tokens=args.new_tokens)
+    rollout = RandomPromptEngine(engine, sampling, args, policy.config.vocab_size)
+    tr = bench_trainer(cfg, args, policy, reference, rollout, args.seed)
+    emit({"event": "setup", **machine(), "engine": "vllm", "shape": args.shape,
+          "gpu": torch.cuda.get_device_name(), "policy_parameters": sum(p.numel() for p in policy.parameters())})
+    rows = run_steps(tr, args, cuda=True)
+    for row, sync_s in zip(rows, rollout.sync_s):
+        row["time_sync_s"] = sync_s          # inside time_update_s (the trainer syncs within its update)
     return _summary("vllm", args, rows)
 
 

@@ -1,12 +1,12 @@
 """One joint GRPO + SPR step on a randomly initialised 1.5B-shaped Qwen2, timed (a GPU check).
 
-The step is the trainer's (components/training/trainer.py), piece by piece: sample G completions
-per prompt with our KV-cached sampler, capturing the second-to-last layer's states
-(`sample_tokens`); score the steps with the SPRM head; group-relative advantages; the frozen
-reference's log-probs (KL term); one forward + backward of policy and head together
-(`joint_loss`); gradient clipping; one AdamW step. What differs from `reflect train`: a random
-model has no text, so prompts are random token ids, rewards are drawn at random (half correct, so
-every group has a signal) and a step token is placed every `--step-every` tokens.
+The step is the trainer's own `components.training.step.train_step` (sample G completions per
+prompt with our KV-cached sampler capturing the second-to-last layer's states, score the steps
+with the SPRM head, group-relative advantages, the frozen reference's log-probs for the KL term,
+one forward + backward of policy and head together, clipping, one AdamW step). What this benchmark
+supplies instead of `reflect train`'s: a random model has no text, so its `Rollout` samples from
+random prompt token ids and places a step token every `--step-every` tokens, and its reward is
+drawn at random (half correct, so every group has a signal).
 
 Prints JSON lines: one per step (the first is a warm-up), then a summary with tokens/s (generated
 tokens over the whole step time), the phase times and the peak GPU memory.
@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import random
 import os
 import sys
 import time
@@ -56,6 +58,117 @@ def build_policy(shape: str, device: str, dtype, seed: int):
     return model.eval()
 
 
+class RandomTokenRollout:
+    """The benchmark's `Rollout`: G completions of random prompt ids from our KV-cached sampler
+    (states captured), a step token every `step_every` tokens (a random model writes no `.\\n\\n`)."""
+
+    hidden_from_update = False
+
+    def __init__(self, model, sampling, prompt_tokens: int, step_every: int, device: str, seed: int):
+        self.model, self.sampling, self.prompt_tokens, self.step_every = model, sampling, prompt_tokens, step_every
+        self.vocab = model.config.vocab_size
+        self.device = device
+        self.rng = random.Random(seed)
+        self.last_jobs: list[list[int]] = []
+
+    def sample(self, indices, group_size: int, seed: int):
+        from components.model.candidate import Candidate
+        from components.model.sampling import sample_tokens
+        from components.model.steps import step_logprob_features
+        from components.training.step import Samples
+
+        import torch
+
+        gen = torch.Generator(device=self.device).manual_seed(seed % (2**63))
+        prompts = [[self.rng.randrange(1, self.vocab - 1) for _ in range(self.prompt_tokens)] for _ in indices]
+        jobs = [p for p in prompts for _ in range(group_size)]
+        batch = sample_tokens(self.model, jobs, [self.vocab - 1], self.sampling, self.sampling.max_new_tokens,
+                              gen, 0, -2, capture=True)
+        cands = []
+        for row in range(len(jobs)):
+            n = int(batch.lengths[row])
+            positions = list(range(self.step_every - 1, n, self.step_every))
+            cands.append(Candidate(prompt_index=row // group_size, text="", token_ids=batch.tokens[row, :n].tolist(),
+                                   step_positions=positions, step_hidden=batch.hidden[row, positions].float(),
+                                   step_logprob=step_logprob_features(batch.logprobs[row, :n], positions),
+                                   mean_logprob=float(batch.logprobs[row, :n].mean()), finished=False))
+        self.last_jobs = jobs
+        return Samples(cands, prompts)
+
+    def after_update(self, model) -> None:
+        pass
+
+
+def bench_config(args):
+    """params.yaml's train section with the benchmark's prompts, G, completion length and seed."""
+    from components.config import load_section
+    from components.training.config import TrainConfig
+
+    cfg = load_section(TrainConfig, "train")
+    return dataclasses.replace(cfg, seed=args.seed, steps=args.steps, rollout=dataclasses.replace(
+        cfg.rollout, prompts_per_step=args.prompts, group_size=args.group, max_new_tokens=args.new_tokens))
+
+
+def bench_trainer(cfg, args, policy, reference, rollout, seed: int):
+    """The trainer's parts (`build_trainer`) around `policy`, its reference, a fresh head, `rollout`
+    and a random reward (half correct).
+
+    The ReflectiveModel wraps the random Qwen2 with the embedded task's tokenizer (smaller than the
+    model's vocabulary, which `ReflectiveModel` allows): only its pad id is read here."""
+    import torch
+    from accelerate import Accelerator
+
+    from components.model.checkpoint import ReflectiveSpec
+    from components.model.reflective import ReflectiveModel
+    from components.model.sprm_head import SPRMHead
+    from components.model.tokenizer import train_tokenizer
+    from components.training import checkpointing as ckpt
+    from components.training.step import build_trainer
+
+    head = SPRMHead(policy.config.hidden_size, "hidden+logprob").to(args.device, torch.float32)
+    tokenizer = train_tokenizer(["1 + 2 = 3.\n\n\\boxed{3}"], vocab_size=300)
+    rm = ReflectiveModel(policy, tokenizer, head, ReflectiveSpec(sprm_features="hidden+logprob"))
+    coin = random.Random(seed)
+    acc = Accelerator(cpu=not args.device.startswith("cuda"))
+    if cfg.grpo.kl_coef > 0:
+        reference.requires_grad_(False).eval()
+    return build_trainer(cfg, acc, rm, reference if cfg.grpo.kl_coef > 0 else None, rows=args.prompts * 64,
+                         rollout=rollout, reward=lambda _c, _row: float(coin.random() < 0.5),
+                         state=ckpt.TrainerState(step=0, config={}, architecture={}))
+
+
+def run_steps(tr, args, autocast=contextlib.nullcontext(), cuda: bool = False) -> list[dict]:
+    """`args.steps` calls of the trainer's `train_step`, each emitted as a JSON line (the first is a warm-up)."""
+    import torch
+
+    from components.training.step import train_step
+
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    rows = []
+    for step in range(args.steps):
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        sync()
+        t0 = time.perf_counter()
+        with autocast:
+            m = train_step(tr)
+        sync()
+        step_s = time.perf_counter() - t0
+        completions = args.prompts * args.group
+        tokens = round(m["train/response_length"] * completions)
+        gen_s, score_s, update_s = m["time/generate"], m["time/score"], m["time/update"]
+        row = {"event": "step", "step": step + 1, "warmup": step == 0, "completions": completions,
+               "generated_tokens": tokens, "time_generate_s": gen_s, "time_score_s": score_s,
+               "time_update_s": update_s, "step_s": step_s, "tokens_per_s": tokens / step_s,
+               "generate_tokens_per_s": tokens / gen_s,
+               "update_tokens_per_s": (tokens + args.prompt_tokens * completions) / update_s,
+               "policy_loss": m["train/policy_loss"], "spr_loss": m["train/spr_loss"],
+               "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None}
+        emit(row)
+        rows.append(row)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shape", choices=sorted(SHAPES), default="1.5b")
@@ -76,104 +189,39 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from components.config import load_section
-    from components.model.candidate import Candidate, SamplingConfig
-    from components.model.sampling import sample_tokens
-    from components.model.sprm_head import SPRMHead
-    from components.model.steps import step_logprob_features
-    from components.training.config import TrainConfig
-    from components.training.grpo import group_advantages
-    from components.training.joint_loss import PolicyWithHead, joint_loss, reference_logprobs
-    from components.training.rollouts import build_batch
+    from components.model.candidate import SamplingConfig
 
     weights, compute = PRECISIONS[args.precision]
     dtype = getattr(torch, weights)
     cuda = args.device.startswith("cuda")
     autocast = (torch.autocast(args.device.split(":")[0], dtype=getattr(torch, compute)) if compute
                 else contextlib.nullcontext())
-    cfg = load_section(TrainConfig, "train")
-    policy = build_policy(args.shape, args.device, dtype, args.seed)
-    reference = build_policy(args.shape, args.device, dtype, args.seed).requires_grad_(False)
-    hidden = policy.config.hidden_size
-    head = SPRMHead(hidden, "hidden+logprob").to(args.device, torch.float32)
-    joint = PolicyWithHead(policy, head, cfg.spr.backbone_grad_scale, -2)
-    optimizer = torch.optim.AdamW([{"params": list(policy.parameters()), "lr": cfg.optim.policy_lr},
-                                   {"params": list(head.parameters()), "lr": cfg.optim.head_lr}],
-                                  weight_decay=cfg.optim.weight_decay)
+    cfg = bench_config(args)
     sampling = SamplingConfig(temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p,
                               max_new_tokens=args.new_tokens)
-    vocab, pad = policy.config.vocab_size, 0
-    stop = [vocab - 1]
-    n_params = sum(p.numel() for p in policy.parameters())
+    policy = build_policy(args.shape, args.device, dtype, args.seed)
+    reference = build_policy(args.shape, args.device, dtype, args.seed) if cfg.grpo.kl_coef > 0 else None
+    rollout = RandomTokenRollout(policy, sampling, args.prompt_tokens, args.step_every, args.device, args.seed)
+    tr = bench_trainer(cfg, args, policy, reference, rollout, args.seed)
+    n_params = sum(p.numel() for p in tr.rm.model.parameters())
     emit({"event": "setup", **machine(), "shape": args.shape, "device": args.device, "precision": args.precision,
           "policy_parameters": n_params, "gpu": torch.cuda.get_device_name() if cuda else None,
           "kl_coef": cfg.grpo.kl_coef})
+    rows = run_steps(tr, args, autocast, cuda)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    gen = torch.Generator(device=args.device).manual_seed(args.seed)
-    rng = torch.Generator().manual_seed(args.seed)
-    rows = []
-    for step in range(args.steps):
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
-        prompts = torch.randint(1, vocab - 1, (args.prompts, args.prompt_tokens), generator=rng).tolist()
-        jobs = [p for p in prompts for _ in range(args.group)]
-        sync()
-        t0 = time.perf_counter()
-        policy.eval()
-        with autocast:
-            batch = sample_tokens(policy, jobs, stop, sampling, args.new_tokens, gen, pad, -2, capture=True)
-        sync()
-        t1 = time.perf_counter()
-        cands = []
-        for row in range(len(jobs)):
-            n = int(batch.lengths[row])
-            positions = list(range(args.step_every - 1, n, args.step_every))
-            cands.append(Candidate(prompt_index=row // args.group, text="", token_ids=batch.tokens[row, :n].tolist(),
-                                   step_positions=positions, step_hidden=batch.hidden[row, positions].float(),
-                                   step_logprob=step_logprob_features(batch.logprobs[row, :n], positions),
-                                   mean_logprob=float(batch.logprobs[row, :n].mean()), finished=False))
-        with torch.no_grad():
-            head.eval()
-            head(torch.cat([c.step_hidden for c in cands]).to(args.device),
-                 torch.cat([c.step_logprob for c in cands]).to(args.device))
-        rewards = (torch.rand(len(cands), generator=rng) < 0.5).float().tolist()
-        sync()
-        t2 = time.perf_counter()
-        adv = group_advantages(torch.tensor(rewards), args.group, cfg.grpo.eps).to(args.device)
-        rb = build_batch(jobs, cands, rewards, pad).to(args.device)
-        joint.train()
-        with autocast:
-            ref_lp = reference_logprobs(reference, rb, cfg.rollout.temperature) if cfg.grpo.kl_coef > 0 else None
-            jl = joint_loss(joint, rb, adv, cfg, "spr", ref_lp, float, 1)
-        optimizer.zero_grad(set_to_none=True)
-        jl.total.backward()
-        torch.nn.utils.clip_grad_norm_(joint.parameters(), cfg.optim.grad_clip)
-        optimizer.step()
-        sync()
-        t3 = time.perf_counter()
-        tokens = int(batch.lengths.sum())
-        row = {"event": "step", "step": step + 1, "warmup": step == 0, "completions": len(cands),
-               "generated_tokens": tokens, "time_generate_s": t1 - t0, "time_score_s": t2 - t1,
-               "time_update_s": t3 - t2, "step_s": t3 - t0, "tokens_per_s": tokens / (t3 - t0),
-               "generate_tokens_per_s": tokens / (t1 - t0),
-               "update_tokens_per_s": (tokens + args.prompt_tokens * len(cands)) / (t3 - t2),
-               "policy_loss": jl.policy_loss, "spr_loss": jl.spr_loss,
-               "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None}
-        emit(row)
-        rows.append(row)
     timed = [r for r in rows if not r["warmup"]] or rows
     hf = {}
     if args.hf_generate:
-        ids = torch.tensor(jobs, device=args.device)
+        ids = torch.tensor(tr.rollout.last_jobs, device=args.device)
         sync()
         t0 = time.perf_counter()
         with autocast, torch.no_grad():
-            out = policy.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True, top_p=1.0,
-                                  temperature=1.0, top_k=0, max_new_tokens=args.new_tokens, pad_token_id=pad,
-                                  eos_token_id=stop)
+            out = tr.rm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
+                                       top_p=1.0, temperature=1.0, top_k=0, max_new_tokens=args.new_tokens,
+                                       pad_token_id=0, eos_token_id=[tr.rm.model.config.vocab_size - 1])
         sync()
         hf_s = time.perf_counter() - t0
-        hf_tokens = int((out[:, ids.shape[1]:] != pad).sum())
+        hf_tokens = int((out[:, ids.shape[1]:] != 0).sum())
         hf = {"hf_generate_s": hf_s, "hf_generate_tokens_per_s": hf_tokens / hf_s}
         emit({"event": "hf_generate", "generated_tokens": hf_tokens, **hf})
 

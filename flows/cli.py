@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from flows.cli_errors import FLOW_COMMANDS, console_without_reported_tracebacks, exit_code, reported
+from flows.cli_errors import exit_code, key_value, reported, setup_console
 
 for _var, _value in {"MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                      "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "false", "HF_HUB_OFFLINE": "1",
@@ -111,8 +111,12 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
     cfg = _load_params(args.params).clean
     rep = run_clean(args.sources, args.out, args.eval_sets, open_policy(args.policy, cfg.difficulty), cfg)
-    print(f"clean: {rep.rows_in} rows in, {rep.rows_kept} kept, {rep.rows_rejected} rejected "
-          f"-> {rep.out_dir} ({rep.timings['total']:.1f} s)")
+    if args.json:
+        print(json.dumps({"rows_in": rep.rows_in, "rows_kept": rep.rows_kept, "rows_rejected": rep.rows_rejected,
+                          "out_dir": str(rep.out_dir), "seconds": round(rep.timings["total"], 3)}))
+    else:
+        print(f"clean: {rep.rows_in} rows in, {rep.rows_kept} kept, {rep.rows_rejected} rejected "
+              f"-> {rep.out_dir} ({rep.timings['total']:.1f} s)")
     return 0
 
 
@@ -157,7 +161,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     from flows.register import register_flow
 
     _load_params(args.params)                    # refused before Prefect starts
-    tags = dict(_key_value(t) for t in args.tag or [])
+    tags = dict(key_value(t) for t in args.tag or [])
     print(json.dumps(register_flow(args.model, args.params, args.tracking_uri, args.name, tags)))
     return 0
 
@@ -200,19 +204,15 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _key_value(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise ValueError(f"--tag expects KEY=VALUE, got {text!r}")
-    return key, value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reflect",
         description="Train, evaluate and serve a reflective generative model (policy + SPRM head) "
                     "for math reasoning, after MetaStone-S1.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    loud = parser.add_mutually_exclusive_group()
+    loud.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only, no progress bars")
+    loud.add_argument("-v", "--verbose", action="store_true", help="also log debug lines")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("bootstrap", help="make the embedded default policy (tiny Qwen2, SFT on the synthetic task)",
@@ -268,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "decontamination, difficulty, judge), combine their verdicts, write "
                                    "clean.parquet, the rejected-row ledger and report.json.")
     add_clean_arguments(p)
+    p.add_argument("--json", action="store_true", help="print the counts as one JSON object instead of a line")
     p.set_defaults(func=cmd_clean)
 
     p = sub.add_parser("train", help="joint GRPO + SPR training of policy and head, tracked in MLflow",
@@ -374,11 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from components.console import print_to_stdout
     from components.signals import interrupt_exit_code, route_sigterm
 
     restore = route_sigterm()                  # SIGTERM (a Prefect cancel, an eviction) ends like Ctrl-C
-    if args.command in FLOW_COMMANDS and not args.debug:
-        console_without_reported_tracebacks()
+    setup_console(args.command, args.quiet, args.verbose, args.debug)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt as exc:
@@ -392,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         return exit_code(exc)
     finally:
         restore()
+        print_to_stdout()                        # an in-process caller gets `print` back
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ registry that does not answer, a lock someone else holds), 130/143 for Ctrl-C/SI
 
 `reported(exc)` says which exceptions are told in one line (the rest keep their traceback). For
 the commands that run Prefect flows, Prefect's console handler would print the same error again
-with its traceback; `console_without_reported_tracebacks` drops that traceback on the console only.
+with its traceback; `prefect_console` drops that traceback on the console only (and sets the
+console's level for `-q`/`-v`).
 """
 
 from __future__ import annotations
@@ -26,13 +27,36 @@ class NoTracebackForReported(logging.Filter):
         return True
 
 
-def console_without_reported_tracebacks() -> None:
+def prefect_console(drop_tracebacks: bool = True, level: int | None = None) -> None:
     from prefect.logging.configuration import ensure_logging_setup
 
     ensure_logging_setup()
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler):
-            handler.addFilter(NoTracebackForReported())
+            if drop_tracebacks:
+                handler.addFilter(NoTracebackForReported())
+            if level is not None:            # -q/-v: the console only; the Prefect UI still gets every line
+                handler.setLevel(level)
+
+
+def setup_console(command: str, quiet: bool, verbose: bool, debug: bool) -> None:
+    """Where a command's progress lines go: Prefect's logs (stderr and the UI) for the flow commands,
+    else the `reflect` logger on stderr, so stdout holds only the result. `-q`: warnings only."""
+    from components.console import log_to_stderr
+
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    if command in FLOW_COMMANDS:
+        prefect_console(drop_tracebacks=not debug, level=None if level == logging.INFO else level)
+    else:
+        log_to_stderr(level)
+
+
+def key_value(text: str) -> tuple[str, str]:
+    """`--tag KEY=VALUE` parsed; anything else refused in one line."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--tag expects KEY=VALUE, got {text!r}")
+    return key, value
 
 
 def reported(exc: BaseException) -> bool:

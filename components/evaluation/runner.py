@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from components.atomic import check_own_dir, staged_dir
 from components.config import ConfigError, as_flat_dict
-from components.console import say
+from components.console import bars_disabled, say
 from components.data.synthetic import TaskConfig
 from components.evaluation.set_plots import set_plots
 from components.data.eval_sets import SYNTHETIC_SETS, EvalSet, load_eval_set
@@ -358,9 +358,9 @@ def _evaluate_sets(loaded, rm, sampler, heads, cfg: EvaluateConfig, out_dir: Pat
             + (f" ({len(es.excluded)} excluded: unparsable reference answer)" if es.excluded else ""))
         t0 = time.perf_counter()
         fits = [i for i, p in enumerate(es.problems) if _fits_context(rm, p.prompt)]
-        # a progress bar on a terminal (tqdm's disable=None: none in logs and CI)
+        # a progress bar on a terminal (tqdm's disable=None: none in logs and CI; none under -q)
         with tqdm(total=len(fits) * cfg.max_n, desc=f"evaluate {es.name}", unit="sample", mininterval=2.0,
-                  disable=None) as bar:
+                  disable=bars_disabled()) as bar:
             sampled = sampler.generate([es.problems[i].prompt for i in fits], cfg.max_n, cfg.sampling,
                                        seed=cfg.seed, batch_size=cfg.batch_size, progress=bar.update) if fits else []
         cands = _with_placeholders(len(es), fits, sampled, cfg.max_n, rm.model.config.get_text_config().hidden_size)

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from components.atomic import save_dir
-from components.console import say
+from components.console import bars_disabled, say
 from components.data.synthetic import TaskConfig, generate
 from components.model.candidate import SamplingConfig
 from components.model.checkpoint import ReflectiveSpec
@@ -159,7 +159,7 @@ def run_bootstrap(out_dir: Path, cfg: BootstrapConfig = BootstrapConfig(), task:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     model.train()
     order: list[int] = []
-    bar = tqdm(range(cfg.steps), desc="bootstrap SFT", unit="step", mininterval=2.0)
+    bar = tqdm(range(cfg.steps), desc="bootstrap SFT", unit="step", mininterval=2.0, disable=bars_disabled())
     for step in bar:
         if len(order) < cfg.batch_size:
             order += rng.sample(range(len(encoded)), len(encoded))

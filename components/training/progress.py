@@ -11,7 +11,9 @@ def training_progress(total: int, desc: str = "train") -> Iterator[Callable[[int
     """Yield an `on_step(step, metrics)` for `run_train` that drives a tqdm bar of `total` steps."""
     from tqdm.auto import tqdm
 
-    with tqdm(total=total, desc=desc, unit="step") as bar:
+    from components.console import bars_disabled
+
+    with tqdm(total=total, desc=desc, unit="step", disable=bars_disabled()) as bar:
         def on_step(step: int, metrics: dict[str, float]) -> None:
             bar.n = step
             bar.set_postfix(reward=f"{metrics.get('train/reward_mean', float('nan')):.3f}",

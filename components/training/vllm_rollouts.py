@@ -169,3 +169,25 @@ def scores_from_update(rm, step_hidden: torch.Tensor, batch, candidates: Sequenc
         c.step_scores = scores[offset: offset + c.n_steps]
         c.score = aggregate_scores(c.step_scores, rm.aggregation)
         offset += c.n_steps
+
+
+class EngineRollout:
+    """The trainer's `Rollout` from a colocated engine: no captured states (the update's forward gives
+    them, `scores_from_update`); the engine loads the new weights after every optimizer step."""
+
+    hidden_from_update = True
+
+    def __init__(self, engine: VLLMRollouts, problems: Sequence[str], sampling: SamplingConfig):
+        self.engine, self.problems, self.sampling = engine, problems, sampling
+
+    def sample(self, indices: Sequence[int], group_size: int, seed: int):
+        from components.training.step import Samples
+
+        problems = [self.problems[i] for i in indices]
+        groups = self.engine.generate(problems, group_size, self.sampling, seed=seed % (2**31))
+        return Samples([c for g in groups for c in g], [self.engine.rm.encode_prompt(p) for p in problems])
+
+    def after_update(self, model) -> None:
+        from components.training import parallel as par
+
+        self.engine.sync(par.iter_full_parameters(model))

@@ -137,3 +137,32 @@ def test_exit_codes_tell_bad_input_from_a_failed_run():
                                    MlflowException("no such version", error_code=RESOURCE_DOES_NOT_EXIST))] == [2, 2, 2]
     assert [exit_code(e) for e in (TrainingDivergedError("x"), RegistryUnavailableError("x"),
                                    LockTimeoutError("x"), MlflowException("internal"))] == [1, 1, 1, 1]
+
+
+def test_results_on_stdout_logs_on_stderr_and_quiet(tiny_dir, tmp_path, capsys):
+    """`reflect train ... | jq` works: stdout is the one JSON object, the trainer's lines are on
+    stderr; `-q` keeps warnings only; afterwards a component's `say` prints again."""
+    from components.console import say
+    from tests.components.training.conftest import write_adder_parquet
+
+    data = write_adder_parquet(tmp_path / "clean.parquet")
+    params = tmp_path / "params.yaml"
+    params.write_text("train:\n  steps: 1\n  rollout: {prompts_per_step: 2, group_size: 2, max_new_tokens: 8}\n")
+    argv = ["train", "--model", str(tiny_dir), "--data", str(data), "--tracking-uri", "none", "--params", str(params)]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["steps"] == 1 and out.count("\n") == 1
+    assert "train: done, 1 steps" in err
+    assert main(["-q", *argv, "--out", str(tmp_path / "b")]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["steps"] == 1 and "train:" not in err
+    say("after: a line")
+    assert capsys.readouterr().out == "after: a line\n"
+
+
+def test_quiet_and_verbose_exclude_each_other(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["-q", "-v", "grade", "x", "--out", "y"])
+    assert "not allowed with argument" in capsys.readouterr().err
