@@ -156,7 +156,7 @@ def run_steps(tr, args, autocast=contextlib.nullcontext(), cuda: bool = False) -
         step_s = time.perf_counter() - t0
         completions = args.prompts * args.group
         tokens = round(m["train/response_length"] * completions)
-        gen_s, score_s, update_s = m["time/generate"], m["time/score"], m["time/update"]
+        gen_s, score_s, update_s = m["train_time/generate"], m["train_time/score"], m["train_time/update"]
         row = {"event": "step", "step": step + 1, "warmup": step == 0, "completions": completions,
                "generated_tokens": tokens, "time_generate_s": gen_s, "time_score_s": score_s,
                "time_update_s": update_s, "step_s": step_s, "tokens_per_s": tokens / step_s,

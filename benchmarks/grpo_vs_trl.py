@@ -5,7 +5,7 @@ G = 8 completions per prompt, the same completion length, number of steps, learn
 decay, gradient clipping, temperature, clip and KL coefficient (0, TRL's default, so neither
 builds a reference model), no entropy bonus (TRL has none), fp32, gradient checkpointing off.
 Throughput is completions per second of training-step time (generation + scoring + update: our
-`time/*` phase timers, TRL's own `step_time`), so model loading and trainer set-up count for
+`train_time/*` phase timers, TRL's own `step_time`), so model loading and trainer set-up count for
 neither; figures including set-up are printed too. Ours additionally trains the SPRM head every
 step (the method's extra work); TRL trains the policy only.
 
@@ -78,13 +78,13 @@ def run_ours(model_dir: Path, rows: list[dict], args, work: Path, seed: int) -> 
     result = run_train(cfg, model_dir, data, work / "out", tracking_uri=None, resume=False, log=lambda *_: None)
     wall = time.perf_counter() - t0
     rewards = [h["train/reward_mean"] for h in result.history]
-    step_s = sum(h["time/generate"] + h["time/score"] + h["time/update"] for h in result.history)
+    step_s = sum(h["train_time/generate"] + h["train_time/score"] + h["train_time/update"] for h in result.history)
     return {"side": "ours", "wall_s": wall, "steps_s": step_s, "completions": args.steps * args.prompts * args.g,
             "completions_per_s": args.steps * args.prompts * args.g / step_s,
             "completions_per_s_incl_setup": args.steps * args.prompts * args.g / wall,
             "reward_last_half": statistics.fmean(rewards[len(rewards) // 2:]),
-            "reward_first": rewards[0], "time_generate_s": sum(h["time/generate"] for h in result.history),
-            "time_update_s": sum(h["time/update"] for h in result.history)}
+            "reward_first": rewards[0], "time_generate_s": sum(h["train_time/generate"] for h in result.history),
+            "time_update_s": sum(h["train_time/update"] for h in result.history)}
 
 
 def run_trl(model_dir: Path, rows: list[dict], args, work: Path, seed: int) -> dict:

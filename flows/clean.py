@@ -35,7 +35,7 @@ def log_task(report: CleanReport, cfg: CleanConfig, tracking_uri: str, experimen
     with mlflow.start_run(run_name="clean") as run:
         mlflow.log_params({f"clean.{k}": str(v)[:500] for k, v in as_flat_dict(cfg).items()})
         mlflow.log_metrics(report_metrics(report.report))
-        mlflow.log_metrics({f"time/{k}": v for k, v in report.timings.items()})
+        mlflow.log_metrics({f"clean_time/{k}": v for k, v in report.timings.items()})
         mlflow.log_artifact(str(report.out_dir / "report.json"), artifact_path="clean")
         return run.info.run_id
 

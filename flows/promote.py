@@ -18,7 +18,8 @@ from prefect.cache_policies import NO_CACHE
 from components.evaluation.report import metric_name
 from components.pipeline_params import load_pipeline_params
 from components.registry.promotion import (EFFORT_NAMES, MODEL_DIGEST, Decision, PromoteConfig, champion_to_reevaluate,
-                                           check_metrics_belong, eval_fingerprint, promote)
+                                           check_metrics_belong, eval_fingerprint, link_metrics_to_model,
+                                           promote)
 from components.registry.pyfunc import download_model_dir
 from components.tracking.store import DEFAULT_TRACKING_URI
 from flows.registry_io import REGISTRY_RETRIES, REGISTRY_RETRY_DELAY_S, registry_io_only
@@ -46,6 +47,14 @@ def promote_task(name: str, version: str, metrics: dict, cfg: PromoteConfig, tra
 
     return promote(name, version, metrics, cfg, MlflowClient(tracking_uri), eval_fingerprint=fingerprint,
                    champion_metrics=measured)
+
+
+@task(name="link-metrics", **_REGISTRY)
+def link_task(name: str, version: str, metrics: dict, tracking_uri: str) -> int:
+    """The evaluation metrics on the version's logged model (its page in the MLflow UI)."""
+    from mlflow import MlflowClient
+
+    return link_metrics_to_model(MlflowClient(tracking_uri), name, version, metrics)
 
 
 @task(name="describe-version", **_REGISTRY)
@@ -110,5 +119,6 @@ def promote_flow(version: str, eval_dir: Path = Path("reports/eval"), metrics: d
     verdict = decision_markdown(name, str(version), decision)
     create_markdown_artifact(verdict, key="promotion-decision", description=f"gate for {name} version {version}")
     describe_task(name, str(version), evaluation_summary(metrics, cfg) + verdict, tracking_uri)
+    link_task(name, str(version), dict(metrics), tracking_uri)
     return {"name": name, "version": str(version), "promoted": decision.promote, "reason": decision.reason,
             "values": decision.values}

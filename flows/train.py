@@ -1,7 +1,7 @@
 """The training stage as a Prefect flow (docs/method.md section 3): joint GRPO + SPR training.
 
 Thin: one task runs `components.training.trainer.run_train` with the `train` section of params.yaml
-(MLflow run with per-step `train/*` and `time/*` metrics, the aha-step tag, the score-gap plot;
+(MLflow run with per-step `train/*` and `train_time/*` metrics, the aha-step tag, the score-gap plot;
 atomic checkpoints; `resume` continues from the newest one). No retries: training is math, not I/O.
 """
 

@@ -217,6 +217,30 @@ def check_metrics_belong(metrics: Mapping[str, Any], version_tags: Mapping[str, 
                                    f"is {registered}; evaluate version {version} and promote with its metrics")
 
 
+def link_metrics_to_model(client, name: str, version: str, metrics: Mapping[str, Any]) -> int:
+    """Attach the version's evaluation metrics (`eval/...`, finite numbers) to its logged model.
+
+    They are logged on the version's registration run with the logged model's id, so the model's
+    page in MLflow (and `mlflow.search_logged_models`) shows what it scored. Returns how many.
+    """
+    import time
+
+    from mlflow.entities import Metric
+
+    mv = client.get_model_version(name, str(version))
+    # the SQL registry keeps the logged model only in the version's source (`models:/m-<id>`)
+    model_id = mv.model_id or (mv.source[len("models:/"):] if (mv.source or "").startswith("models:/m-") else None)
+    if not model_id or not mv.run_id:               # registered from a bare run: nothing to link to
+        return 0
+    now = int(time.time() * 1000)
+    batch = [Metric(k, float(v), now, 0, model_id=model_id) for k, v in sorted(metrics.items())
+             if k.startswith("eval/") and isinstance(v, (int, float)) and not isinstance(v, bool)
+             and math.isfinite(float(v))]
+    for i in range(0, len(batch), 1000):            # the store's batch limit
+        client.log_batch(mv.run_id, metrics=batch[i:i + 1000])
+    return len(batch)
+
+
 def current_champion(client, name: str):
     """The version holding alias `champion`, or None."""
     from mlflow.exceptions import MlflowException

@@ -192,13 +192,29 @@ def model_signature(temperature: float):
 
 
 def pip_requirements() -> list[str]:
-    """The runtime packages pinned to the installed versions (for non-local env managers)."""
+    """The runtime packages pinned to the installed versions, with the extras this project asks for.
+
+    Extras come from the project's own requirement list (`math-verify[antlr4_9_3]`: the grader's
+    parser needs that runtime); a local build tag is dropped (`torch==2.13.0`, not `2.13.0+cpu`, so
+    a GPU host installs its own build of the same release). A package not installed stays unpinned.
+    """
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    try:
+        declared = [Requirement(r) for r in metadata.requires("reflective-math") or ()]
+    except metadata.PackageNotFoundError:         # running from a bare code copy (a served model)
+        declared = []
+    extras = {canonicalize_name(r.name): sorted(r.extras) for r in declared if r.marker is None}
     out = []
     for pkg in RUNTIME_PACKAGES:
+        wanted = extras.get(canonicalize_name(pkg))
+        name = f"{pkg}[{','.join(wanted)}]" if wanted else pkg
         try:
-            out.append(f"{pkg}=={metadata.version(pkg)}")
+            out.append(f"{name}=={Version(metadata.version(pkg)).public}")
         except metadata.PackageNotFoundError:
-            out.append(pkg)
+            out.append(name)
     return out
 
 

@@ -1,4 +1,4 @@
-"""Where a training run reports: an MLflow run (names under `train/` and `time/`), or nowhere.
+"""Where a training run reports: an MLflow run (names under `train/` and `train_time/`), or nowhere.
 
 Small objects behind one Protocol so the trainer never checks "is MLflow on?": `MlflowRunLog`
 writes to a tracking store, `SilentRunLog` drops everything (tests, non-main processes). The

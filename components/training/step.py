@@ -3,11 +3,11 @@
 `build_trainer` puts a loaded policy + head together with its optimizer, schedule and process
 layout; `train_step` makes one step on it, in four timed phases:
 
-1. `time/generate`: the step's prompts (`step_prompts`, this process's share) go to a `Rollout`,
+1. `train_time/generate`: the step's prompts (`step_prompts`, this process's share) go to a `Rollout`,
    G completions each: the policy's own KV-cached sampler (`PolicyRollout`, hidden states captured)
    or a vLLM engine (`vllm_rollouts.EngineRollout`, states taken from the update's forward);
-2. `time/score`: grading (`Trainer.reward`) and, for captured states, the head's tracking scores;
-3. `time/update`: group advantages, one forward + backward of policy and head together
+2. `train_time/score`: grading (`Trainer.reward`) and, for captured states, the head's tracking scores;
+3. `train_time/update`: group advantages, one forward + backward of policy and head together
    (`joint_loss`), clipping, ONE AdamW step (separate learning rates), the rollout's weight sync.
 
 `reflect train` (`trainer.py`) and the GPU benchmarks run this same function; a benchmark passes its
@@ -37,7 +37,7 @@ from components.training.run_log import RunLog, SilentRunLog
 from components.training.spr_loss import loss_kind_at
 from components.training.tracking import head_metrics
 
-TIMING_KEYS = ("time/generate", "time/score", "time/update", "train/completions_per_s")
+TIMING_KEYS = ("train_time/generate", "train_time/score", "train_time/update", "train/completions_per_s")
 
 
 class TrainingDivergedError(RuntimeError):
@@ -230,7 +230,7 @@ def _metrics(tr: Trainer, t: _Tracked, jl, spr_kind: str, grad_norm: float, lrs:
         "train/no_signal_groups": tied / tr.cfg.rollout.prompts_per_step, "train/grad_norm": grad_norm,
         "train/lr_policy": lrs[0], "train/lr_head": lrs[1],
         "train/param_local_fraction": par.local_fraction(tr.params),
-        "time/generate": t1 - t0, "time/score": t2 - t1, "time/update": t3 - t2,
+        "train_time/generate": t1 - t0, "train_time/score": t2 - t1, "train_time/update": t3 - t2,
         "train/completions_per_s": len(t.rewards) / max(t3 - t0, 1e-9),
     }
 

@@ -8,7 +8,7 @@ from the policy itself (hidden states captured) or, with `train.rollout.backend:
 engine colocated on the GPU whose weights follow the policy (`vllm_rollouts.py`). Built on torch +
 accelerate: one process, or `accelerate launch` (DDP over CPU/gloo or GPUs, or FSDP2 sharding,
 `parallel.py`); each process samples its share of the prompts, whole groups each. Every step
-reports to MLflow (`train/*`, `time/*`); the aha step becomes a run tag.
+reports to MLflow (`train/*`, `train_time/*`); the aha step becomes a run tag.
 Checkpoints are atomic and a resumed run repeats an uninterrupted one.
 """
 

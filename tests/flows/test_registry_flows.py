@@ -49,6 +49,10 @@ def test_register_then_promote_flows_move_the_champion_only_on_a_win(tmp_path, t
     (eval_dir / "metrics.json").write_text(json.dumps({GATE: 0.5, PASS1: 0.4, "model_digest": dir_digest(tiny_dir)}))
     out = promote_flow(version="1", eval_dir=eval_dir, params=params, tracking_uri=uri)
     assert out["promoted"] and "first model" in out["reason"]
+    import mlflow                                       # the metrics are on the version's logged model
+    source = MlflowClient(uri).get_model_version(NAME, "1").source             # models:/m-<id>
+    logged = mlflow.MlflowClient(uri).get_logged_model(source.split("/")[-1])
+    assert {m.key: m.value for m in logged.metrics} == {GATE: 0.5, PASS1: 0.4}
 
     register_flow(model_dir=tiny_dir, params=params, tracking_uri=uri)
     out = promote_flow(version="2", metrics={GATE: 0.51, PASS1: 0.4, "model_digest": dir_digest(tiny_dir)},

@@ -98,6 +98,18 @@ def test_register_tags_aliases_and_keeps_artifacts_beside_the_store(registered):
 
 
 @pytest.mark.integration
+def test_logged_requirements_keep_extras_and_drop_local_build_tags(registered):
+    uri, version, root = registered
+
+    mlflow.set_tracking_uri(uri)
+    reqs = mlflow.pyfunc.get_model_dependencies(f"models:/{NAME}/{version}")
+    lines = Path(reqs).read_text().split()
+    assert any(line.startswith("math-verify[antlr4_9_3]==") for line in lines), lines
+    torch_pin = next(line for line in lines if line.startswith("torch=="))
+    assert "+" not in torch_pin, torch_pin                  # 2.13.0, not 2.13.0+cpu
+
+
+@pytest.mark.integration
 def test_pyfunc_round_trip_effort_seed_and_candidates(registered):
     uri, _, _ = registered
     mlflow.set_tracking_uri(uri)

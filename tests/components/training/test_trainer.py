@@ -24,7 +24,7 @@ ADDER_PROBLEMS = [(a, b) for a in range(1, 5) for b in range(1, 5)]   # as in co
 REQUIRED_METRICS = [f"train/{k}" for k in (
     "reward_mean", "pass_rate", "policy_loss", "spr_loss", "kl", "entropy", "response_length", "score_gap",
     "sprm_auroc", "sprm_accuracy", "spr_kept", "spr_kept_pos", "spr_kept_neg", "lr_policy", "lr_head",
-    "completions_per_s")] + ["time/generate", "time/score", "time/update"]
+    "completions_per_s")] + ["train_time/generate", "train_time/score", "train_time/update"]
 
 
 def small_cfg(steps: int, every: int = 0, **over) -> TrainConfig:
