@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from flows.cli_errors import exit_code, key_value, reported, setup_console
+from flows.cli_output import JSON_HELP, REPORTING, report
 
 for _var, _value in {"MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                      "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "false", "HF_HUB_OFFLINE": "1",
@@ -49,8 +50,8 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     cfg, task = params.bootstrap, params.task
     if args.steps is not None:
         cfg = replace(cfg, steps=args.steps)
-    report = run_bootstrap(args.out, cfg, task)
-    print(json.dumps({k: v for k, v in report.items() if k != "config"}))
+    result = run_bootstrap(args.out, cfg, task)
+    report({k: v for k, v in result.items() if k != "config"}, args.json)
     return 0
 
 
@@ -92,8 +93,8 @@ def cmd_import_model(args: argparse.Namespace) -> int:
     from components.model.importing import import_model
 
     r = import_model(args.source, args.out, args.dtype, args.prompt_template)
-    print(json.dumps({"model_dir": str(r.out_dir), "source": str(r.source), "digest": r.digest,
-                      "dtype": r.dtype, "reused": r.reused, "seconds": round(r.seconds, 1)}))
+    report({"model_dir": str(r.out_dir), "source": str(r.source), "digest": r.digest,
+            "dtype": r.dtype, "reused": r.reused, "seconds": round(r.seconds, 1)}, args.json)
     return 0
 
 
@@ -101,7 +102,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from components.rewards.grade_file import grade_jsonl
 
     counts = grade_jsonl(args.input, args.out)
-    print(json.dumps(counts))
+    report(counts, args.json)
     return 0
 
 
@@ -129,9 +130,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     uri = None if args.tracking_uri.lower() == "none" else args.tracking_uri
     with training_progress(cfg.steps) as on_step:
         result = run_train(cfg, args.model, args.data, args.out, uri, args.resume, on_step=on_step)
-    print(json.dumps({"model_dir": str(result.model_dir), "checkpoint": str(result.checkpoint),
-                      "steps": result.steps, "aha_step": result.aha_step, "run_id": result.run_id,
-                      **result.summary}))
+    report({"model_dir": str(result.model_dir), "checkpoint": str(result.checkpoint),
+            "steps": result.steps, "aha_step": result.aha_step, "run_id": result.run_id, **result.summary}, args.json)
     return 0
 
 
@@ -153,7 +153,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     sets = [s for a in (args.eval_set or []) for s in a.split(",") if s] or list(cfg.eval_sets)
     result = run_evaluate(args.model, sets, cfg, args.out, args.tracking_uri, parse_heads(args.head or []),
                           train_parquet=args.train_parquet, task=task)
-    print(json.dumps(result.metrics))
+    report(result.metrics, args.json)
     return 0
 
 
@@ -162,7 +162,7 @@ def cmd_register(args: argparse.Namespace) -> int:
 
     _load_params(args.params)                    # refused before Prefect starts
     tags = dict(key_value(t) for t in args.tag or [])
-    print(json.dumps(register_flow(args.model, args.params, args.tracking_uri, args.name, tags)))
+    report(register_flow(args.model, args.params, args.tracking_uri, args.name, tags), args.json)
     return 0
 
 
@@ -171,8 +171,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
     _load_params(args.params)                    # refused before Prefect starts
     # A challenger that loses the gate is a decision, not an error: exit 0 either way.
-    print(json.dumps(promote_flow(args.version, args.eval_dir, None, args.params, args.tracking_uri, args.name),
-                     default=str))
+    report(promote_flow(args.version, args.eval_dir, None, args.params, args.tracking_uri, args.name), args.json)
     return 0
 
 
@@ -182,7 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _load_params(args.params)                    # refused before Prefect starts
     summary = pipeline(args.params, args.workdir, args.tracking_uri, args.model, args.source, args.eval_sets,
                        use_cache=not args.no_cache)
-    print(json.dumps(summary, default=str))      # the result on stdout; the stages' lines are logs (stderr)
+    report(summary, args.json)                   # the result on stdout; the stages' lines are logs (stderr)
     return 0
 
 
@@ -235,7 +234,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
                    help="weights dtype (default: auto, the checkpoint's own)")
     p.add_argument("--show-candidates", action="store_true", help="print every candidate's answer and step scores")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.add_argument("--selector", choices=("sprm_best", "sprm_vote", "majority", "logprob_best"),
                    help="how to pick among the N candidates (default: register.selector in --params)")
     _params_arg(p)
@@ -268,7 +266,6 @@ def build_parser() -> argparse.ArgumentParser:
                                    "decontamination, difficulty, judge), combine their verdicts, write "
                                    "clean.parquet, the rejected-row ledger and report.json.")
     add_clean_arguments(p)
-    p.add_argument("--json", action="store_true", help="print the counts as one JSON object instead of a line")
     p.set_defaults(func=cmd_clean)
 
     p = sub.add_parser("train", help="joint GRPO + SPR training of policy and head, tracked in MLflow",
@@ -369,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, help="base model dir instead of bootstrapping the embedded default")
     _params_arg(p)
     p.set_defaults(func=cmd_deploy)
+    for name in REPORTING:
+        sub.choices[name].add_argument("--json", action="store_true", help=JSON_HELP)
     return parser
 
 

@@ -140,8 +140,9 @@ def test_exit_codes_tell_bad_input_from_a_failed_run():
 
 
 def test_results_on_stdout_logs_on_stderr_and_quiet(tiny_dir, tmp_path, capsys):
-    """`reflect train ... | jq` works: stdout is the one JSON object, the trainer's lines are on
-    stderr; `-q` keeps warnings only; afterwards a component's `say` prints again."""
+    """`reflect train --json ... | jq` works: stdout is the one JSON object, the trainer's lines are
+    on stderr; without `--json` stdout is `key: value` lines; `-q` keeps warnings only; afterwards a
+    component's `say` prints again."""
     from components.console import say
     from tests.components.training.conftest import write_adder_parquet
 
@@ -149,15 +150,34 @@ def test_results_on_stdout_logs_on_stderr_and_quiet(tiny_dir, tmp_path, capsys):
     params = tmp_path / "params.yaml"
     params.write_text("train:\n  steps: 1\n  rollout: {prompts_per_step: 2, group_size: 2, max_new_tokens: 8}\n")
     argv = ["train", "--model", str(tiny_dir), "--data", str(data), "--tracking-uri", "none", "--params", str(params)]
-    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert main([*argv, "--json", "--out", str(tmp_path / "a")]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["steps"] == 1 and out.count("\n") == 1
     assert "train: done, 1 steps" in err
-    assert main(["-q", *argv, "--out", str(tmp_path / "b")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "c")]) == 0
+    out, err = capsys.readouterr()
+    assert "steps: 1\n" in out and f"model_dir: {tmp_path / 'c' / 'model'}" in out and "train:" not in out
+    assert main(["-q", *argv, "--json", "--out", str(tmp_path / "b")]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["steps"] == 1 and "train:" not in err
     say("after: a line")
     assert capsys.readouterr().out == "after: a line\n"
+
+
+def test_every_reporting_command_takes_json():
+    from flows.cli import build_parser
+    from flows.cli_output import REPORTING
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        has_json = any("--json" in a.option_strings for a in sub._actions)
+        assert has_json == (name in REPORTING), name
+
+
+def test_text_result_is_one_line_per_entry():
+    from flows.cli_output import as_text
+
+    assert as_text({"a": 0.123456, "b": {"c": None, "d": [1, 2]}, "e": {}}) == "a: 0.1235\nb.c: -\nb.d: 1, 2\ne: {}"
 
 
 def test_quiet_and_verbose_exclude_each_other(capsys):
