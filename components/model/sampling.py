@@ -45,21 +45,31 @@ def position_ids(mask: torch.Tensor) -> torch.Tensor:
     return (mask.cumsum(-1) - 1).clamp(min=0)
 
 
-def _next_token_scores(logits: torch.Tensor, seen: torch.Tensor | None, cfg: SamplingConfig) -> torch.Tensor:
-    """Apply repetition penalty, temperature and top-p to fp32 logits [B, V]."""
-    scores = logits
-    if seen is not None and cfg.repetition_penalty != 1.0:
-        picked = scores.gather(1, seen)
-        picked = torch.where(picked < 0, picked * cfg.repetition_penalty, picked / cfg.repetition_penalty)
-        scores = scores.scatter(1, seen, picked)
-    scores = scores / max(cfg.temperature, 1e-6)
+def logits_warpers(cfg: SamplingConfig) -> list:
+    """transformers' processors for `cfg`, in generate's order: repetition penalty, temperature, top-p.
+
+    Built once per batch, outside the decoding loop; each takes (ids seen so far [B, L], fp32 logits
+    [B, V]). Empty at temperature <= 0 (greedy) and for settings that change nothing.
+    """
+    from transformers.generation.logits_process import (RepetitionPenaltyLogitsProcessor,
+                                                        TemperatureLogitsWarper, TopPLogitsWarper)
+
+    if cfg.temperature <= 0:
+        return []
+    out = []
+    if cfg.repetition_penalty != 1.0:
+        out.append(RepetitionPenaltyLogitsProcessor(cfg.repetition_penalty))
+    if cfg.temperature != 1.0:
+        out.append(TemperatureLogitsWarper(cfg.temperature))
     if cfg.top_p < 1.0:
-        sorted_scores, order = scores.sort(dim=-1, descending=True)
-        cum = sorted_scores.softmax(-1).cumsum(-1)
-        drop = cum - sorted_scores.softmax(-1) > cfg.top_p  # keep the token that crosses top_p
-        sorted_scores = sorted_scores.masked_fill(drop, float("-inf"))
-        scores = torch.full_like(scores, float("-inf")).scatter(1, order, sorted_scores)
-    return scores
+        out.append(TopPLogitsWarper(cfg.top_p))
+    return out
+
+
+def _warped(logits: torch.Tensor, seen: torch.Tensor, warpers: list) -> torch.Tensor:
+    for warp in warpers:                    # called directly: LogitsProcessorList inspects signatures per call
+        logits = warp(seen, logits)
+    return logits
 
 
 def draw(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -136,14 +146,15 @@ def _sample(model, prompts, stop_ids, cfg: SamplingConfig, max_new_tokens: int, 
     lengths = torch.full((B,), T, dtype=torch.long, device=device)
     finished = torch.zeros(B, dtype=torch.bool, device=device)
     stops = torch.tensor(list(stop_ids), dtype=torch.long, device=device)
-    seen = ids if cfg.repetition_penalty != 1.0 else None
+    warpers = logits_warpers(cfg)
+    seen = ids if cfg.repetition_penalty != 1.0 else None       # only the repetition penalty reads it
     steps_done = 0
     for t in range(T):
         logp = torch.log_softmax(logits, dim=-1)  # [B, V] policy at temperature 1
         if cfg.temperature <= 0:
             tok = logits.argmax(-1)
         else:
-            probs = torch.softmax(_next_token_scores(logits, seen, cfg), dim=-1)
+            probs = torch.softmax(_warped(logits, seen, warpers), dim=-1)
             tok = draw(probs, generator)                                        # [B]
         tok = torch.where(finished, torch.full_like(tok, pad_id), tok)
         tokens[:, t] = tok

@@ -31,3 +31,19 @@ def test_non_finite_probabilities_are_refused(bad):
     probs = torch.tensor([[0.5, 0.5], [bad, 0.5]])
     with pytest.raises(RuntimeError, match="inf or nan"):
         draw(probs, torch.Generator().manual_seed(0))
+
+
+def test_warpers_keep_the_nucleus_penalise_seen_tokens_and_sharpen():
+    from components.model.candidate import SamplingConfig
+    from components.model.sampling import _warped, logits_warpers
+
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    seen = torch.tensor([[0]])
+    assert logits_warpers(SamplingConfig(temperature=0.0, top_p=0.5)) == []          # greedy: untouched
+    assert logits_warpers(SamplingConfig()) == []                                       # T 1, top-p 1, no penalty
+    nucleus = torch.softmax(_warped(logits, seen, logits_warpers(SamplingConfig(top_p=0.7))), -1)
+    assert nucleus[0, 2:].sum() == 0 and torch.allclose(nucleus[0, :2], torch.tensor([0.625, 0.375]))
+    penalised = torch.softmax(_warped(logits, seen, logits_warpers(SamplingConfig(repetition_penalty=2.0))), -1)
+    assert penalised[0, 0] < 0.5 and penalised[0, 1] > 0.3                            # token 0 was seen
+    cold = torch.softmax(_warped(logits, seen, logits_warpers(SamplingConfig(temperature=0.5))), -1)
+    assert cold[0, 0] > 0.5 and cold[0, 3] < 0.05
