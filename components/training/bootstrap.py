@@ -11,13 +11,13 @@ at this scale, docs/method.md section 8) and `bootstrap_report.json` (held-out p
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from transformers import get_cosine_schedule_with_warmup
 
 from components.atomic import save_dir
 from components.console import bars_disabled, say
@@ -150,13 +150,7 @@ def run_bootstrap(out_dir: Path, cfg: BootstrapConfig = BootstrapConfig(), task:
     encoded = [_encode(tok, p.problem, p.solution) for p in problems]
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    def lr_at(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * progress))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    sched = get_cosine_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps)   # linear warm-up, cosine to 0
     model.train()
     order: list[int] = []
     bar = tqdm(range(cfg.steps), desc="bootstrap SFT", unit="step", mininterval=2.0, disable=bars_disabled())

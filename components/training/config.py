@@ -175,8 +175,10 @@ def with_overrides(cfg: TrainConfig, steps: int | None = None, loss: str | None 
 def lr_factors(cfg: TrainConfig) -> list[Callable[[int], float]]:
     """Per-group lr multipliers at 0-based step s: [policy, head]. Pure functions of s (resume-safe).
 
-    Both ramp linearly over `optim.warmup_steps`; during the head's BCE warm-up the head runs at
-    `spr.warmup_head_lr` (when set) instead of `optim.head_lr`.
+    Both ramp linearly over `optim.warmup_steps` (from 1/warmup at step 0, so no step is spent at
+    lr 0); during the head's BCE warm-up the head runs at `spr.warmup_head_lr` (when set) instead of
+    `optim.head_lr`. transformers' schedule helpers give every group one lambda, so this per-group
+    pair stays ours; the bootstrap's plain warm-up + cosine is theirs.
     """
     warm = cfg.optim.warmup_steps
     head_warm = cfg.spr.bce_warmup_steps if cfg.spr.loss == "spr" else 0
