@@ -133,24 +133,18 @@ class RandomPromptEngine:
     def sample(self, indices, group_size: int, seed: int):
         import torch
 
-        from components.model.candidate import Candidate
-        from components.model.steps import step_logprob_features
+        from benchmarks.gpu_step import random_prompts, synthetic_candidate
         from components.training.step import Samples
         from components.training.vllm_rollouts import vllm_sampling_params
 
-        prompts = [[self.rng.randrange(1, self.vocab - 1) for _ in range(self.args.prompt_tokens)] for _ in indices]
+        prompts = random_prompts(self.rng, self.vocab, len(indices), self.args.prompt_tokens)
         params = vllm_sampling_params(self.engine.vllm, self.sampling, group_size, seed % (2**31), [self.vocab - 1],
                                       min_tokens=self.args.new_tokens)   # equal work for every engine
         outs = self.engine.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
-        cands = []
-        for pi, out in enumerate(outs):
-            for o in out.outputs:
-                ids = list(o.token_ids)
-                lp = torch.tensor([o.logprobs[k][t].logprob for k, t in enumerate(ids)])
-                positions = list(range(self.args.step_every - 1, len(ids), self.args.step_every))
-                cands.append(Candidate(prompt_index=pi, text="", token_ids=ids, step_positions=positions,
-                                       step_hidden=torch.zeros(0), step_logprob=step_logprob_features(lp, positions),
-                                       mean_logprob=float(lp.mean()), finished=False))
+        cands = [synthetic_candidate(pi, list(o.token_ids),
+                                     torch.tensor([o.logprobs[k][t].logprob for k, t in enumerate(o.token_ids)]),
+                                     self.args.step_every)
+                 for pi, out in enumerate(outs) for o in out.outputs]
         return Samples(cands, prompts)
 
     def after_update(self, model) -> None:

@@ -58,6 +58,26 @@ def build_policy(shape: str, device: str, dtype, seed: int):
     return model.eval()
 
 
+def random_prompts(rng: random.Random, vocab: int, count: int, length: int) -> list[list[int]]:
+    """`count` prompts of `length` random ids (0 and the last id, the pad and stop tokens, excluded)."""
+    return [[rng.randrange(1, vocab - 1) for _ in range(length)] for _ in range(count)]
+
+
+def synthetic_candidate(prompt_index: int, ids: list[int], logprobs, step_every: int, hidden=None):
+    """A `Candidate` of a random-token completion: a step boundary every `step_every` tokens (a random
+    model writes no `.\n\n`); `hidden` [n, h] the captured states, None when the update gives them."""
+    import torch
+
+    from components.model.candidate import Candidate
+    from components.model.steps import step_logprob_features
+
+    positions = list(range(step_every - 1, len(ids), step_every))
+    return Candidate(prompt_index=prompt_index, text="", token_ids=ids, step_positions=positions,
+                     step_hidden=hidden[positions].float() if hidden is not None else torch.zeros(0),
+                     step_logprob=step_logprob_features(logprobs, positions),
+                     mean_logprob=float(logprobs.mean()), finished=False)
+
+
 class RandomTokenRollout:
     """The benchmark's `Rollout`: G completions of random prompt ids from our KV-cached sampler
     (states captured), a step token every `step_every` tokens (a random model writes no `.\\n\\n`)."""
@@ -72,26 +92,19 @@ class RandomTokenRollout:
         self.last_jobs: list[list[int]] = []
 
     def sample(self, indices, group_size: int, seed: int):
-        from components.model.candidate import Candidate
         from components.model.sampling import sample_tokens
-        from components.model.steps import step_logprob_features
         from components.training.step import Samples
 
         import torch
 
         gen = torch.Generator(device=self.device).manual_seed(seed % (2**63))
-        prompts = [[self.rng.randrange(1, self.vocab - 1) for _ in range(self.prompt_tokens)] for _ in indices]
+        prompts = random_prompts(self.rng, self.vocab, len(indices), self.prompt_tokens)
         jobs = [p for p in prompts for _ in range(group_size)]
         batch = sample_tokens(self.model, jobs, [self.vocab - 1], self.sampling, self.sampling.max_new_tokens,
                               gen, 0, -2, capture=True)
-        cands = []
-        for row in range(len(jobs)):
-            n = int(batch.lengths[row])
-            positions = list(range(self.step_every - 1, n, self.step_every))
-            cands.append(Candidate(prompt_index=row // group_size, text="", token_ids=batch.tokens[row, :n].tolist(),
-                                   step_positions=positions, step_hidden=batch.hidden[row, positions].float(),
-                                   step_logprob=step_logprob_features(batch.logprobs[row, :n], positions),
-                                   mean_logprob=float(batch.logprobs[row, :n].mean()), finished=False))
+        n = [int(k) for k in batch.lengths]
+        cands = [synthetic_candidate(row // group_size, batch.tokens[row, :n[row]].tolist(), batch.logprobs[row, :n[row]],
+                                     self.step_every, batch.hidden[row, :n[row]]) for row in range(len(jobs))]
         self.last_jobs = jobs
         return Samples(cands, prompts)
 
