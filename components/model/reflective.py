@@ -160,7 +160,7 @@ class ReflectiveModel:
 
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
-    def generate(self, problems: Sequence[str], n: int, sampling: SamplingConfig = SamplingConfig(),
+    def generate(self, problems: Sequence[str | list[int]], n: int, sampling: SamplingConfig = SamplingConfig(),
                  seed: int = 0, batch_size: int = 256, score: bool = True,
                  progress=None, capture: bool = True) -> list[list[Candidate]]:
         """Sample `n` candidates per problem; fill step scores from captured hidden states.
@@ -169,8 +169,10 @@ class ReflectiveModel:
         `progress` (optional) is called with the number of sequences finished after each batch.
         `capture=False` samples without keeping hidden states (no scoring possible; the
         candidates' `step_hidden` is then empty): the baseline of the scoring benchmark.
+        A problem is its text, or its prompt ids already made by `encode_prompt` (a caller that
+        needs the ids too encodes once).
         """
-        prompts = [self.encode_prompt(p) for p in problems]
+        prompts = [p if isinstance(p, list) else self.encode_prompt(p) for p in problems]
         jobs = [(i, prompts[i]) for i in range(len(prompts)) for _ in range(n)]
         out: list[list[Candidate]] = [[] for _ in problems]
         gen = torch.Generator(device=self.device).manual_seed(seed)

@@ -72,11 +72,11 @@ class PolicyRollout:
         self.rm, self.problems, self.sampling, self.batch_size = rm, problems, sampling, batch_size
 
     def sample(self, indices: Sequence[int], group_size: int, seed: int) -> Samples:
-        problems = [self.problems[i] for i in indices]
+        prompts = [self.rm.encode_prompt(self.problems[i]) for i in indices]
         with par.gathered(self.rm.model):    # full parameters (no-op unsharded)
-            groups = self.rm.generate(problems, group_size, self.sampling, seed=seed,
+            groups = self.rm.generate(prompts, group_size, self.sampling, seed=seed,
                                       batch_size=self.batch_size, score=False)
-        return Samples([c for g in groups for c in g], [self.rm.encode_prompt(p) for p in problems])
+        return Samples([c for g in groups for c in g], prompts)
 
     def after_update(self, model) -> None:
         pass

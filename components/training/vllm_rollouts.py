@@ -116,9 +116,11 @@ class VLLMRollouts:
         self.rm = rm
         self.llm = vllm.LLM(**engine_kwargs(model_dir, memory_fraction, max_len, seed))
 
-    def generate(self, problems: Sequence[str], n: int, sampling: SamplingConfig, seed: int) -> list[list[Candidate]]:
-        """`n` candidates per problem (grouped as `ReflectiveModel.generate` groups them), no hidden states."""
-        prompts = [self.rm.encode_prompt(p) for p in problems]
+    def generate(self, problems: Sequence[str | list[int]], n: int, sampling: SamplingConfig,
+                 seed: int) -> list[list[Candidate]]:
+        """`n` candidates per problem (text or `encode_prompt` ids, grouped as `ReflectiveModel.generate`
+        groups them), no hidden states."""
+        prompts = [p if isinstance(p, list) else self.rm.encode_prompt(p) for p in problems]
         params = vllm_sampling_params(self.vllm, sampling, n, seed, stop_ids(self.rm))
         outputs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
         groups: list[list[Candidate]] = []
@@ -183,9 +185,9 @@ class EngineRollout:
     def sample(self, indices: Sequence[int], group_size: int, seed: int):
         from components.training.step import Samples
 
-        problems = [self.problems[i] for i in indices]
-        groups = self.engine.generate(problems, group_size, self.sampling, seed=seed % (2**31))
-        return Samples([c for g in groups for c in g], [self.engine.rm.encode_prompt(p) for p in problems])
+        prompts = [self.engine.rm.encode_prompt(self.problems[i]) for i in indices]
+        groups = self.engine.generate(prompts, group_size, self.sampling, seed=seed % (2**31))
+        return Samples([c for g in groups for c in g], prompts)
 
     def after_update(self, model) -> None:
         from components.training import parallel as par

@@ -39,6 +39,8 @@ def test_generation_is_deterministic_given_seed(rm):
     a = rm.generate(PROBLEMS[:1], 3, SamplingConfig(max_new_tokens=32), seed=7)
     b = rm.generate(PROBLEMS[:1], 3, SamplingConfig(max_new_tokens=32), seed=7)
     assert [c.token_ids for c in a[0]] == [c.token_ids for c in b[0]]
+    ids = rm.generate([rm.encode_prompt(PROBLEMS[0])], 3, SamplingConfig(max_new_tokens=32), seed=7)
+    assert [c.token_ids for c in ids[0]] == [c.token_ids for c in a[0]]     # pre-encoded prompt: same draw
 
 
 def test_captured_scores_equal_second_pass(rm):
