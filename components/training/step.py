@@ -16,6 +16,8 @@ own rollout (random token ids) and reward (random), never its own copy of the st
 
 from __future__ import annotations
 
+import functools
+
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -102,9 +104,11 @@ class Trainer:
     reduce_sum: Callable[[float], float]
     run_log: RunLog = field(default_factory=SilentRunLog)
     last_ckpt: Path | None = None
+    say: Callable[[str], None] = lambda _m: None   # progress lines (the main process's; others stay silent)
 
-    @property
+    @functools.cached_property
     def params(self) -> tuple[torch.nn.Parameter, ...]:
+        """Policy and head parameters (after any FSDP wrapping, which happens before the trainer exists)."""
         return (*self.rm.model.parameters(), *self.rm.head.parameters())
 
 

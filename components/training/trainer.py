@@ -68,12 +68,12 @@ def run_train(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path,
     `out_dir/checkpoints` (starting fresh when there is none). `on_step(step, metrics)` is called
     after each step (progress display; tests use it to interrupt a run).
     """
-    tr, say_ = setup(cfg, Path(model_dir), Path(data_path), Path(out_dir), tracking_uri, resume, log)
-    return fit(tr, Path(out_dir), Path(data_path), say_, on_step)
+    tr = setup(cfg, Path(model_dir), Path(data_path), Path(out_dir), tracking_uri, resume, log)
+    return fit(tr, Path(out_dir), Path(data_path), on_step)
 
 
 def setup(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path, tracking_uri: str | None,
-          resume: bool, log: Callable[[str], None]) -> tuple[Trainer, Callable[[str], None]]:
+          resume: bool, log: Callable[[str], None]) -> Trainer:
     """Load the policy, head, data and (with `resume`) the newest checkpoint; open the MLflow run."""
     from accelerate import Accelerator
 
@@ -133,7 +133,8 @@ def setup(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path, tra
         tr.run_log = _open_run(tr, tracking_uri, model_dir, data_path, out_dir, identity, loaded)
     say(f"train: {len(data)} problems, {cfg.steps} steps x {per_step} prompts x G={cfg.rollout.group_size} "
         f"on {world} process(es){' (FSDP)' if tr.fsdp else ''}, head reads {rm.head.features}")
-    return tr, say
+    tr.say = say
+    return tr
 
 
 def _open_run(tr: Trainer, tracking_uri: str, model_dir: Path, data_path: Path, out_dir: Path,
@@ -171,10 +172,10 @@ def save(tr: Trainer, ckpt_root: Path, sync: bool = True) -> Path | None:
     return tr.last_ckpt
 
 
-def fit(tr: Trainer, out_dir: Path, data_path: Path, say: Callable[[str], None],
+def fit(tr: Trainer, out_dir: Path, data_path: Path,
         on_step: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
     """Run `train_step` to `cfg.steps`: periodic checkpoints, Ctrl-C/SIGTERM saves, aha tag, final model."""
-    cfg, state, run_log = tr.cfg, tr.state, tr.run_log
+    cfg, state, run_log, say = tr.cfg, tr.state, tr.run_log, tr.say
     ckpt_root = out_dir / "checkpoints"
     saved_step = state.step
     aha_tagged = False
