@@ -198,13 +198,19 @@ class ReflectiveModel:
 
     def _candidate(self, pi: int, prompt: list[int], batch: SampledBatch, row: int) -> Candidate:
         length = int(batch.lengths[row])
-        ids = batch.tokens[row, :length].tolist()
-        logprobs = batch.logprobs[row, :length]  # [T]
+        return self.candidate_from(pi, prompt, batch.tokens[row, :length].tolist(), batch.logprobs[row, :length],
+                                   batch.hidden[row, :length] if batch.hidden is not None else None,
+                                   bool(batch.finished[row]))
+
+    def candidate_from(self, pi: int, prompt: list[int], ids: list[int], logprobs: torch.Tensor,
+                       hidden: torch.Tensor | None, finished: bool) -> Candidate:
+        """A completion `ids` of `prompt` with its per-token log-probs [T] and captured states [T, h]
+        (None: not captured) as a `Candidate` with its step features (not yet scored)."""
+        length = len(ids)
         inside = inside_think_after(prompt, self.step_tokens)
         positions = step_positions(ids, self.step_tokens, start_inside=inside)
         first = 0 if inside else _after_think_open(ids, self.step_tokens.think_open)
-        hidden = (batch.hidden[row, positions].float() if batch.hidden is not None
-                  else torch.zeros(0))  # [n_steps, h]
+        hidden = hidden[positions].float() if hidden is not None else torch.zeros(0)  # [n_steps, h]
         text = self.tokenizer.decode(ids, skip_special_tokens=False)
         for stop in self._stop_special_texts():
             text = text.removesuffix(stop)
@@ -212,7 +218,7 @@ class ReflectiveModel:
             prompt_index=pi, text=text, token_ids=ids, step_positions=positions,
             step_hidden=hidden.cpu(), step_logprob=step_logprob_features(logprobs, positions, first),
             mean_logprob=float(logprobs.mean()) if length else 0.0,
-            finished=bool(batch.finished[row]), think=self.thinks)
+            finished=finished, think=self.thinks)
 
     def _stop_special_texts(self) -> list[str]:
         return [self.tokenizer.decode([i]) for i in self._stop_ids()]

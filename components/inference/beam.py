@@ -1,0 +1,114 @@
+"""SPRM-guided step-level beam search: spend the samples where the verifier is (docs/method.md section 4).
+
+Best-of-N spends all of its compute before the head looks. Here each problem keeps `width`
+prefixes; a round extends every unfinished prefix with `expand` continuations, each sampled up to
+its next step marker (or the end of the answer). The head scores the new step from the states
+captured while it was generated (no second pass), each prefix's trajectory score is the model's
+aggregation of its step scores so far (eq. 5), and the `width` best prefixes survive. A finished
+prefix stays in the pool with its score. The search ends when every kept prefix is finished or out
+of tokens; the answer is the best finished prefix's (the best unfinished one when none finished).
+
+`tokens` counts every sampled token, kept or not, so a comparison with best-of-N is at equal
+generated tokens (best-of-N's cost is the sum of its candidates' lengths).
+
+Needs a one-token step marker (the embedded default's tokenizer); a model whose markers span
+tokens is refused with a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from components.model.candidate import Candidate, SamplingConfig
+from components.model.sampling import sample_tokens
+
+
+@dataclass(frozen=True)
+class BeamConfig:
+    """`width` prefixes kept per problem, `expand` continuations per prefix and round, at most
+    `max_step_tokens` tokens per continuation (a longer step goes on in the next round)."""
+
+    width: int = 2
+    expand: int = 4
+    max_step_tokens: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("width", "expand", "max_step_tokens"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"beam.{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def label(self) -> str:
+        return f"beam_{self.width}x{self.expand}"
+
+
+@dataclass
+class _Prefix:
+    ids: list[int]
+    logprobs: torch.Tensor          # [T] per-token log-probs at temperature 1
+    hidden: torch.Tensor            # [T, h] captured states
+    done: bool = False              # finished (end token) or out of tokens
+    finished: bool = False          # ended with an end token
+    candidate: Candidate | None = None
+
+
+@dataclass
+class BeamResult:
+    """One problem's search: `best` (the answer's candidate), the kept prefixes, tokens generated."""
+
+    best: Candidate
+    kept: list[Candidate]
+    tokens: int
+
+
+def beam_search(rm, problems: Sequence[str | list[int]], cfg: BeamConfig, sampling: SamplingConfig,
+                seed: int = 0, batch_size: int = 256) -> list[BeamResult]:
+    """Search each problem (text or `encode_prompt` ids) with the head of `rm` as the guide."""
+    if rm.step_tokens.texts is not None:
+        raise ValueError("beam search needs a one-token step marker; this model's step markers span tokens "
+                         "(use best-of-N)")
+    prompts = [p if isinstance(p, list) else rm.encode_prompt(p) for p in problems]
+    end_ids = set(rm._stop_ids())
+    stops = sorted(end_ids | set(rm.step_tokens.step_ids))
+    budget = [min(sampling.max_new_tokens, rm.max_positions - len(p)) for p in prompts]
+    empty = torch.zeros(0)
+    beams: list[list[_Prefix]] = [[_Prefix([], empty, empty)] for _ in prompts]
+    tokens = [0] * len(prompts)
+    gen = torch.Generator(device=rm.device).manual_seed(seed)
+    rm.head.eval()
+    while True:
+        jobs = [(pi, b) for pi, kept in enumerate(beams) for b in kept if not b.done for _ in range(cfg.expand)]
+        if not jobs:
+            break
+        grown: list[list[_Prefix]] = [[b for b in kept if b.done] for kept in beams]
+        for start in range(0, len(jobs), batch_size):
+            chunk = jobs[start:start + batch_size]
+            room = min(budget[pi] - len(b.ids) for pi, b in chunk)
+            batch = sample_tokens(rm.model, [prompts[pi] + b.ids for pi, b in chunk], stops, sampling,
+                                  min(cfg.max_step_tokens, room), gen, rm.tokenizer.pad_token_id,
+                                  rm.spec.hidden_layer, capture=True)
+            for row, (pi, b) in enumerate(chunk):
+                n = int(batch.lengths[row])
+                new = batch.tokens[row, :n].tolist()
+                tokens[pi] += n
+                ended = bool(new) and new[-1] in end_ids
+                ids = b.ids + new
+                grown[pi].append(_Prefix(ids, torch.cat([b.logprobs, batch.logprobs[row, :n]]),
+                                         torch.cat([b.hidden, batch.hidden[row, :n].float()]) if b.hidden.numel()
+                                         else batch.hidden[row, :n].float(),
+                                         done=ended or len(ids) >= budget[pi], finished=ended))
+        fresh = [p for pool in grown for p in pool if p.candidate is None]
+        for pi, pool in enumerate(grown):
+            for p in pool:
+                if p.candidate is None:
+                    p.candidate = rm.candidate_from(pi, prompts[pi], p.ids, p.logprobs, p.hidden, p.finished)
+        rm.score_candidates([p.candidate for p in fresh])
+        beams = [sorted(pool, key=lambda p: -p.candidate.score)[:cfg.width] for pool in grown]
+    out = []
+    for pi, kept in enumerate(beams):
+        finished = [p for p in kept if p.finished] or kept
+        out.append(BeamResult(best=finished[0].candidate, kept=[p.candidate for p in kept], tokens=tokens[pi]))
+    return out
