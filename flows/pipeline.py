@@ -277,7 +277,7 @@ def where_to_look(summary: dict, lay: Layout) -> str:
         f"aha step: {summary['aha_step']}", "",
         table.strip(), "",
         f"MLflow store: {summary['tracking_uri']}",
-        "open the UI:  make ui   (http://127.0.0.1:5000)",
+        "open the UI:  make ui   (http://127.0.0.1:5000/#/experiments?workflowType=machine_learning)",
         f"serve it:     reflect serve   (models:/{summary['model']}@champion on 127.0.0.1)",
         "=" * 72,
     ])

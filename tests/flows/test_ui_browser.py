@@ -121,8 +121,13 @@ def test_mlflow_ui_shows_the_score_gap_chart_and_the_champion(pipeline_run, brow
         base = f"http://127.0.0.1:{port}"
         _wait_http(f"{base}/health", proc, log)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{base}/#/experiments/{exp.experiment_id}/runs/{train.info.run_id}/model-metrics")
-        _page_text(page, "clip_fraction", "mlflow-train-run-metrics")    # the first chart of the train/ section
+        # MLflow's UI opens in GenAI mode unless the link says otherwise (the pipeline's links do)
+        page.goto(f"{base}/#/experiments/{exp.experiment_id}/runs/{train.info.run_id}/model-metrics"
+                  "?workflowType=machine_learning")
+        text = _page_text(page, "clip_fraction", "mlflow-train-run-metrics")    # a chart of the train/ section
+        # the headline section comes first: reward, score gap and AUROC before any other chart
+        first = [text.find(name) for name in ("headline", "reward_mean", "score_gap", "sprm_auroc", "clip_fraction")]
+        assert -1 not in first and first == sorted(first), first
         page.wait_for_timeout(1500)                      # let the charts draw
         page.screenshot(path=str(SHOTS / "mlflow-train-run-metrics.png"), full_page=True)
         # Charts off screen are not rendered: find each headline chart with the page's own search box.

@@ -83,6 +83,10 @@ def test_training_learns_and_is_tracked(adder_policy, adder_data, tmp_path):
     run = client.get_run(result.run_id)
     assert set(REQUIRED_METRICS) <= set(run.data.metrics)
     assert len(client.get_metric_history(result.run_id, "train/reward_mean")) == 30
+    from components.training.run_log import HEADLINE      # the run page's first charts: copies of train/ curves
+    for name, copy in HEADLINE.items():
+        assert [m.value for m in client.get_metric_history(result.run_id, copy)] == [
+            m.value for m in client.get_metric_history(result.run_id, name)], copy
     assert run.data.params["spr.loss"] == "spr" and run.data.params["rollout.group_size"] == "8"
     assert run.data.tags["data_version"].startswith("md5:")
     assert run.data.tags["aha_step"] == (str(result.aha_step) if result.aha_step is not None else "none")
