@@ -138,12 +138,12 @@ def test_mlflow_ui_shows_the_score_gap_chart_and_the_champion(pipeline_run, brow
             page.wait_for_timeout(1000)
             page.screenshot(path=str(SHOTS / f"mlflow-chart-{chart}.png"))
 
-        page.goto(f"{base}/#/experiments/{exp.experiment_id}/runs/{train.info.run_id}")
+        page.goto(f"{base}/#/experiments/{exp.experiment_id}/runs/{train.info.run_id}?workflowType=machine_learning")
         text = _page_text(page, "summary.reward_last", "mlflow-train-run-overview")   # the before/after figures are tags on the overview
         page.screenshot(path=str(SHOTS / "mlflow-train-run-overview.png"), full_page=True)
         assert train.info.run_name in text
 
-        page.goto(f"{base}/#/models/reflective-math")
+        page.goto(f"{base}/#/models/reflective-math?workflowType=machine_learning")
         text = _page_text(page, "champion", "mlflow-registered-model")
         page.screenshot(path=str(SHOTS / "mlflow-registered-model.png"), full_page=True)
         assert "@" in text or "champion" in text
