@@ -71,7 +71,7 @@ def beam_search(rm, problems: Sequence[str | list[int]], cfg: BeamConfig, sampli
         raise ValueError("beam search needs a one-token step marker; this model's step markers span tokens "
                          "(use best-of-N)")
     prompts = [p if isinstance(p, list) else rm.encode_prompt(p) for p in problems]
-    end_ids = set(rm._stop_ids())
+    end_ids = set(rm.stop_ids())
     stops = sorted(end_ids | set(rm.step_tokens.step_ids))
     budget = [min(sampling.max_new_tokens, rm.max_positions - len(p)) for p in prompts]
     empty = torch.zeros(0)

@@ -53,14 +53,6 @@ def sampling_params(sampling: SamplingConfig, n: int, seed: int, stop_ids: Seque
         seed=seed, stop_token_ids=list(stop_ids), skip_special_tokens=False)
 
 
-def stop_ids(rm: Any) -> list[int]:
-    """End-of-sequence ids of the tokenizer and the generation config (what HF sampling stops on)."""
-    ids = {rm.tokenizer.eos_token_id}
-    eos = getattr(getattr(rm.model, "generation_config", None), "eos_token_id", None)
-    ids.update(eos if isinstance(eos, list) else [eos])
-    return sorted(i for i in ids if i is not None)
-
-
 class VLLMSampler:
     """`CandidateSampler` that generates with vLLM and scores with the reflective model's head.
 
@@ -91,7 +83,7 @@ class VLLMSampler:
         `progress`, which is told every sequence at once when the scoring pass is done.
         """
         prompts = [{"prompt_token_ids": self.rm.encode_prompt(p)} for p in problems]
-        params = sampling_params(sampling, n, seed, stop_ids(self.rm))
+        params = sampling_params(sampling, n, seed, self.rm.stop_ids())
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         flat_problems, flat_ids, finished = [], [], []
         for pi, out in enumerate(outputs):

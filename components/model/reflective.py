@@ -179,7 +179,7 @@ class ReflectiveModel:
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start:start + batch_size]
             max_new = min(sampling.max_new_tokens, self.max_positions - max(len(p) for _, p in chunk))
-            batch = sample_tokens(self.model, [p for _, p in chunk], self._stop_ids(), sampling,
+            batch = sample_tokens(self.model, [p for _, p in chunk], self.stop_ids(), sampling,
                                   max_new, gen, self.tokenizer.pad_token_id, self.spec.hidden_layer,
                                   capture=capture)
             for row, (pi, prompt) in enumerate(chunk):
@@ -190,7 +190,8 @@ class ReflectiveModel:
             self.score_candidates([c for cands in out for c in cands])
         return out
 
-    def _stop_ids(self) -> list[int]:
+    def stop_ids(self) -> list[int]:
+        """The token ids that end a completion (the tokenizer's and the generation config's EOS)."""
         ids = {self.tokenizer.eos_token_id}
         eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
         ids.update(eos if isinstance(eos, list) else [eos])
@@ -221,7 +222,7 @@ class ReflectiveModel:
             finished=finished, think=self.thinks)
 
     def _stop_special_texts(self) -> list[str]:
-        return [self.tokenizer.decode([i]) for i in self._stop_ids()]
+        return [self.tokenizer.decode([i]) for i in self.stop_ids()]
 
     # ------------------------------------------------------------------ scoring
     @torch.no_grad()

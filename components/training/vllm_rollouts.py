@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from components.model.candidate import Candidate, SamplingConfig
-from components.inference.vllm_backend import BackendUnavailable, require_gpu_vllm, stop_ids
+from components.inference.vllm_backend import BackendUnavailable, require_gpu_vllm
 
 
 def require_vllm() -> Any:
@@ -84,7 +84,7 @@ def candidate_from_tokens(rm, prompt_index: int, prompt: Sequence[int], ids: Seq
     first = 0 if inside else _after_think_open(ids, rm.step_tokens.think_open)
     lp = torch.tensor(list(logprobs), dtype=torch.float32)
     text = rm.tokenizer.decode(ids, skip_special_tokens=False)
-    for stop in stop_ids(rm):
+    for stop in rm.stop_ids():
         text = text.removesuffix(rm.tokenizer.decode([stop]))
     hidden = rm.model.config.get_text_config().hidden_size
     return Candidate(prompt_index=prompt_index, text=text, token_ids=ids, step_positions=positions,
@@ -121,7 +121,7 @@ class VLLMRollouts:
         """`n` candidates per problem (text or `encode_prompt` ids, grouped as `ReflectiveModel.generate`
         groups them), no hidden states."""
         prompts = [p if isinstance(p, list) else self.rm.encode_prompt(p) for p in problems]
-        params = vllm_sampling_params(self.vllm, sampling, n, seed, stop_ids(self.rm))
+        params = vllm_sampling_params(self.vllm, sampling, n, seed, self.rm.stop_ids())
         outputs = self.llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
         groups: list[list[Candidate]] = []
         for pi, out in enumerate(outputs):
