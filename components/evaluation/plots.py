@@ -17,7 +17,7 @@ from components.evaluation.metrics import Estimate
 
 # One colour per method, stable across plots.
 METHOD_COLOURS = {"pass": "tab:gray", "majority": "tab:blue", "sprm_best": "tab:red",
-                  "sprm_vote": "tab:orange", "logprob_best": "tab:green", "oracle": "black"}
+                  "sprm_vote": "tab:orange", "logprob_best": "tab:green", "oracle": "black", "beam": "tab:purple"}
 
 
 def _save(fig: Figure, path: Path) -> Path:
