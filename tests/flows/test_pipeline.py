@@ -183,6 +183,11 @@ def test_a_default_run_is_recorded_in_dvc_lock(tmp_path, prefect_harness, caplog
     assert (clone / "dvc.lock").is_file() and (clone / "models" / "train" / "model" / "config.json").is_file()
     shown = subprocess.run([*dvc, "metrics", "show", "--json"], cwd=clone, capture_output=True, text=True)
     assert "eval/synthetic/pass_at_1" in shown.stdout, shown.stdout + shown.stderr
+    # metrics files are Git's (dvc.yaml cache: false): this run's against the committed run's
+    diff = subprocess.run([*dvc, "metrics", "diff", "--json"], cwd=clone, capture_output=True, text=True)
+    changed = json.loads(diff.stdout or "{}").get("reports/eval/metrics.json", {})
+    assert "eval/synthetic/pass_at_1" in changed and changed["eval/synthetic/pass_at_1"]["old"] is not None, \
+        diff.stdout + diff.stderr
 
     other = pipeline(params=clone / "params.yaml", workdir=clone, sources=["synthetic"])   # not dvc.yaml's run
     assert other["dvc"].startswith("not recorded: sources or eval sets were given")
