@@ -74,8 +74,8 @@ def beam_search(rm, problems: Sequence[str | list[int]], cfg: BeamConfig, sampli
     end_ids = set(rm.stop_ids())
     stops = sorted(end_ids | set(rm.step_tokens.step_ids))
     budget = [min(sampling.max_new_tokens, rm.max_positions - len(p)) for p in prompts]
-    empty = torch.zeros(0)
-    beams: list[list[_Prefix]] = [[_Prefix([], empty, empty)] for _ in prompts]
+    width_h = rm.model.config.get_text_config().hidden_size
+    beams: list[list[_Prefix]] = [[_Prefix([], torch.zeros(0), torch.zeros(0, width_h))] for _ in prompts]
     tokens = [0] * len(prompts)
     gen = torch.Generator(device=rm.device).manual_seed(seed)
     rm.head.eval()
@@ -84,6 +84,7 @@ def beam_search(rm, problems: Sequence[str | list[int]], cfg: BeamConfig, sampli
         if not jobs:
             break
         grown: list[list[_Prefix]] = [[b for b in kept if b.done] for kept in beams]
+        fresh: list[Candidate] = []
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start:start + batch_size]
             room = min(budget[pi] - len(b.ids) for pi, b in chunk)
@@ -95,17 +96,13 @@ def beam_search(rm, problems: Sequence[str | list[int]], cfg: BeamConfig, sampli
                 new = batch.tokens[row, :n].tolist()
                 tokens[pi] += n
                 ended = bool(new) and new[-1] in end_ids
-                ids = b.ids + new
-                grown[pi].append(_Prefix(ids, torch.cat([b.logprobs, batch.logprobs[row, :n]]),
-                                         torch.cat([b.hidden, batch.hidden[row, :n].float()]) if b.hidden.numel()
-                                         else batch.hidden[row, :n].float(),
-                                         done=ended or len(ids) >= budget[pi], finished=ended))
-        fresh = [p for pool in grown for p in pool if p.candidate is None]
-        for pi, pool in enumerate(grown):
-            for p in pool:
-                if p.candidate is None:
-                    p.candidate = rm.candidate_from(pi, prompts[pi], p.ids, p.logprobs, p.hidden, p.finished)
-        rm.score_candidates([p.candidate for p in fresh])
+                p = _Prefix(b.ids + new, torch.cat([b.logprobs, batch.logprobs[row, :n]]),
+                            torch.cat([b.hidden, batch.hidden[row, :n].float()]), finished=ended)
+                p.done = ended or len(p.ids) >= budget[pi]
+                p.candidate = rm.candidate_from(pi, prompts[pi], p.ids, p.logprobs, p.hidden, ended)
+                fresh.append(p.candidate)
+                grown[pi].append(p)
+        rm.score_candidates(fresh)
         beams = [sorted(pool, key=lambda p: -p.candidate.score)[:cfg.width] for pool in grown]
     out = []
     for pi, kept in enumerate(beams):
