@@ -9,7 +9,6 @@ line, and exit code 1 (flows/cli_errors.py); `--debug` shows the full traceback 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -74,7 +73,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     selector = args.selector
     sol = solve(rm, [args.problem], args.effort, sampling, seed=args.seed, selector=selector)[0]
     if args.json:
-        print(json.dumps(sol.as_dict(with_candidates=args.show_candidates)))
+        report(sol.as_dict(with_candidates=args.show_candidates), True)
         return 0
     if not sol.head_trained:
         print(f"note: {args.model} has no trained SPRM head yet (run `reflect train`); "
@@ -113,8 +112,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
     cfg = _load_params(args.params).clean
     rep = run_clean(args.sources, args.out, args.eval_sets, open_policy(args.policy, cfg.difficulty), cfg)
     if args.json:
-        print(json.dumps({"rows_in": rep.rows_in, "rows_kept": rep.rows_kept, "rows_rejected": rep.rows_rejected,
-                          "out_dir": str(rep.out_dir), "seconds": round(rep.timings["total"], 3)}))
+        report({"rows_in": rep.rows_in, "rows_kept": rep.rows_kept, "rows_rejected": rep.rows_rejected,
+                "out_dir": str(rep.out_dir), "seconds": round(rep.timings["total"], 3)}, True)
     else:
         print(f"clean: {rep.rows_in} rows in, {rep.rows_kept} kept, {rep.rows_rejected} rejected "
               f"-> {rep.out_dir} ({rep.timings['total']:.1f} s)")
