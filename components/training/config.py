@@ -99,8 +99,16 @@ class SPRConfig:
     warmup_head_lr: float | None = None
     backbone_grad_scale: float = 1e-4
     pos_weight: float = 1.5
+    # Experiments of issue 14 item 3 (0 and 1 = the paper's SPR alone, one head update per rollout):
+    # `pairwise_coef` adds a within-group ranking term on trajectory scores
+    # (spr_loss.group_pairwise_loss); `head_updates` > 1 makes that many more head-only updates per
+    # rollout on the step features of the update's forward (detached: the backbone moves once).
+    pairwise_coef: float = 0.0
+    head_updates: int = 1
 
     def __post_init__(self) -> None:
+        _check(self.pairwise_coef >= 0, f"spr.pairwise_coef must be >= 0, got {self.pairwise_coef}")
+        _check(self.head_updates >= 1, f"spr.head_updates must be >= 1, got {self.head_updates}")
         _check(self.bce_warmup_steps >= 0, f"spr.bce_warmup_steps must be >= 0, got {self.bce_warmup_steps}")
         _check(0 <= self.backbone_grad_scale <= 1, f"spr.backbone_grad_scale must be in [0, 1], got {self.backbone_grad_scale}")
         _check(self.pos_weight > 0, f"spr.pos_weight must be > 0, got {self.pos_weight}")

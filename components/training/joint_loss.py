@@ -20,7 +20,8 @@ from torch import nn
 from components.training.config import TrainConfig
 from components.training.grpo import clipped_policy_loss, logprobs_and_entropy, low_var_kl, masked_mean
 from components.training.rollouts import RolloutBatch
-from components.training.spr_loss import LossKind, StepTotals, kept_counts, scale_backbone_grad, spr_loss
+from components.training.spr_loss import (LossKind, SPRLossOutput, StepTotals, group_pairwise_loss, kept_counts,
+                                          scale_backbone_grad, spr_loss)
 
 # `reduce_sum(x)` sums a float over processes (identity on one process).
 ReduceSum = Callable[[float], float]
@@ -71,6 +72,51 @@ class JointLoss:
     spr_kept: float
     spr_kept_pos: float
     spr_kept_neg: float
+    spr_pairwise: float = float("nan")
+
+
+@dataclass
+class HeadLoss:
+    """The head's part of the loss: eq. 6 (or BCE) plus `spr.pairwise_coef` x the pairwise term."""
+
+    loss: torch.Tensor
+    spr: SPRLossOutput
+    totals: StepTotals
+    pairwise: float
+
+
+def head_loss(step_logits: torch.Tensor, batch: RolloutBatch, cfg: TrainConfig, spr_kind: LossKind,
+              reduce_sum: ReduceSum) -> HeadLoss:
+    """The SPR loss of `step_logits` [S] on `batch`'s step labels, normalised over all processes."""
+    labels = batch.step_labels                                         # [S]
+    p_local, n_local_kept = kept_counts(step_logits, labels, spr_kind)
+    totals = StepTotals(reduce_sum(p_local), reduce_sum(n_local_kept), reduce_sum(float(labels.numel())))
+    spr = spr_loss(step_logits, labels, spr_kind, cfg.spr.pos_weight, totals=totals)
+    loss, pairwise = spr.loss, float("nan")
+    if cfg.spr.pairwise_coef > 0:
+        _, pairs = group_pairwise_loss(step_logits.detach(), batch.step_rows, labels, cfg.rollout.group_size)
+        term, _ = group_pairwise_loss(step_logits, batch.step_rows, labels, cfg.rollout.group_size,
+                                      total_pairs=reduce_sum(pairs))
+        loss = loss + cfg.spr.pairwise_coef * term
+        pairwise = reduce_sum(_item(term))
+    return HeadLoss(loss, spr, totals, pairwise)
+
+
+def head_only_update(head: nn.Module, optimizer: torch.optim.Optimizer, hidden: torch.Tensor, batch: RolloutBatch,
+                     cfg: TrainConfig, spr_kind: LossKind, reduce_sum: ReduceSum) -> float:
+    """One more update of the head alone (`spr.head_updates` > 1) on detached step states [S, h].
+
+    The policy's parameters have no gradient here, so AdamW leaves them as they are. Returns the
+    head loss before the update.
+    """
+    head.train()
+    optimizer.zero_grad(set_to_none=True)
+    hl = head_loss(head(hidden.float(), batch.step_logprob), batch, cfg, spr_kind, reduce_sum)
+    hl.loss.backward()
+    if cfg.optim.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(head.parameters(), cfg.optim.grad_clip)
+    optimizer.step()
+    return _item(hl.loss)
 
 
 def joint_loss(joint: nn.Module, batch: RolloutBatch, advantages: torch.Tensor, cfg: TrainConfig,
@@ -98,14 +144,12 @@ def joint_loss(joint: nn.Module, batch: RolloutBatch, advantages: torch.Tensor, 
         kl = masked_mean(low_var_kl(logprob, ref_logprob), mask)
         policy = policy + cfg.grpo.kl_coef * kl
 
-    labels = batch.step_labels                                         # [S]
-    p_local, n_local_kept = kept_counts(step_logits, labels, spr_kind)
-    totals = StepTotals(reduce_sum(p_local), reduce_sum(n_local_kept), reduce_sum(float(labels.numel())))
-    spr = spr_loss(step_logits, labels, spr_kind, cfg.spr.pos_weight, totals=totals)
+    hl = head_loss(step_logits, batch, cfg, spr_kind, reduce_sum)
+    spr, totals = hl.spr, hl.totals
     n_pos = reduce_sum(float(spr.n_pos))
     n_neg = reduce_sum(float(spr.n_neg))
     kept_pos, kept_neg = (totals.kept_pos, totals.kept_neg) if spr_kind != "bce" else (n_pos, n_neg)
-    total = (policy * share + spr.loss) * world
+    total = (policy * share + hl.loss) * world
     return JointLoss(
         total=total,
         policy_loss=reduce_sum(_item(pg.loss) * share),
@@ -116,6 +160,7 @@ def joint_loss(joint: nn.Module, batch: RolloutBatch, advantages: torch.Tensor, 
         spr_kept=(kept_pos + kept_neg) / totals.steps if totals.steps else float("nan"),
         spr_kept_pos=kept_pos / n_pos if n_pos else float("nan"),
         spr_kept_neg=kept_neg / n_neg if n_neg else float("nan"),
+        spr_pairwise=hl.pairwise,
     )
 
 

@@ -146,6 +146,36 @@ def spr_loss(
     )
 
 
+def group_pairwise_loss(logits: torch.Tensor, rows: torch.Tensor, labels: torch.Tensor, group_size: int,
+                        total_pairs: float | None = None) -> tuple[torch.Tensor, float]:
+    """A within-group ranking term on trajectory scores (issue 14 item 3; not in the paper).
+
+    Best-of-N only compares one problem's candidates, so this term asks exactly that: in each GRPO
+    group (rows `r // group_size`), every correct trajectory i should outscore every incorrect j,
+    `softplus(s_j - s_i)` with `s` the log geometric mean of the step scores (eq. 5's aggregation,
+    `mean_t log sigmoid(logit_t)`). Rows without steps take no part. `logits`, `rows`, `labels` [S]
+    (step logits, their row in the batch, 1.0 for a correct row); returns (mean over pairs, pairs).
+    `total_pairs` (data-parallel shards): the batch-wide pair count the sum is divided by.
+    """
+    if logits.numel() == 0:
+        return logits.sum() * 0.0, 0.0
+    n_rows = int(rows.max()) + 1
+    log_p = F.logsigmoid(logits)
+    sums = torch.zeros(n_rows, dtype=log_p.dtype, device=log_p.device).index_add(0, rows, log_p)
+    counts = torch.zeros(n_rows, dtype=log_p.dtype, device=log_p.device).index_add(0, rows, torch.ones_like(log_p))
+    has = counts > 0
+    score = sums / counts.clamp(min=1)                                       # [B] log geometric mean
+    row_label = torch.zeros(n_rows, dtype=torch.bool, device=log_p.device)
+    row_label[rows] = labels > 0.5
+    group = torch.arange(n_rows, device=log_p.device) // group_size
+    pairs = ((group[:, None] == group[None, :]) & row_label[:, None] & ~row_label[None, :]
+             & has[:, None] & has[None, :])                                  # [i correct, j incorrect]
+    n_pairs = float(pairs.sum())
+    diff = score[None, :] - score[:, None]                                   # s_j - s_i
+    value = (F.softplus(diff) * pairs).sum() / max(total_pairs if total_pairs is not None else n_pairs, 1.0)
+    return value, n_pairs
+
+
 def loss_kind_at(step: int, loss: LossKind, warmup_steps: int, warmup_loss: LossKind = "balanced_bce") -> LossKind:
     """The head's loss at optimisation step `step` (0-based): `warmup_loss` for the first steps."""
     return warmup_loss if step < warmup_steps and loss == "spr" else loss

@@ -33,7 +33,7 @@ from components.training import checkpointing as ckpt
 from components.training import parallel as par
 from components.training.config import TrainConfig, lr_factors
 from components.training.grpo import group_advantages
-from components.training.joint_loss import PolicyWithHead, joint_loss, reference_logprobs
+from components.training.joint_loss import PolicyWithHead, head_only_update, joint_loss, reference_logprobs
 from components.training.rollouts import build_batch, step_prompts
 from components.training.run_log import RunLog, SilentRunLog
 from components.training.spr_loss import loss_kind_at
@@ -117,6 +117,9 @@ def build_trainer(cfg: TrainConfig, acc, rm, ref_model, rows: int, rollout: Roll
                   loaded: ckpt.LoadedCheckpoint | None = None) -> Trainer:
     """Shard (FSDP) or wrap (DDP) the policy and head, build AdamW + the LR schedule, restore `loaded`."""
     world = acc.num_processes
+    if world > 1 and cfg.spr.head_updates > 1:
+        raise ValueError(f"train.spr.head_updates = {cfg.spr.head_updates} runs on one process only "
+                         f"(the extra head updates are not synchronised across {world}); set it to 1")
     fsdp = world > 1 and par.fsdp_requested(acc)
     if fsdp:                                 # shard before the optimizer sees the parameters
         settings = par.fsdp_settings(acc)
@@ -196,6 +199,9 @@ def train_step(tr: Trainer) -> dict[str, float]:
         if not (par.all_finite(tr.params, tr.reduce_sum) if tr.fsdp else
                 all(bool(torch.isfinite(p).all()) for p in tr.params)):
             raise TrainingDivergedError(diverged(s, "parameters after the update", tr.last_ckpt))
+        for _ in range(cfg.spr.head_updates - 1):   # issue 14 item 3: the head sees this rollout again
+            head_only_update(tr.joint_module.head, tr.optimizer, tr.joint_module.last_step_hidden, batch, cfg,
+                             spr_kind, tr.reduce_sum)
         tr.rollout.after_update(rm.model)   # an engine samples the next step from the new weights
         t3 = time.perf_counter()
         metrics = _metrics(tr, track, jl, spr_kind, grad_norm, lrs, tied=tr.reduce_sum(float(_tied_groups(rewards, g))),
@@ -231,6 +237,7 @@ def _metrics(tr: Trainer, t: _Tracked, jl, spr_kind: str, grad_norm: float, lrs:
         "train/score_correct": hm.mean_correct, "train/score_incorrect": hm.mean_incorrect,
         "train/spr_kept": jl.spr_kept, "train/spr_kept_pos": jl.spr_kept_pos,
         "train/spr_kept_neg": jl.spr_kept_neg, "train/spr_bce_phase": float(spr_kind != "spr"),
+        "train/spr_pairwise": jl.spr_pairwise,
         "train/no_signal_groups": tied / tr.cfg.rollout.prompts_per_step, "train/grad_norm": grad_norm,
         "train/lr_policy": lrs[0], "train/lr_head": lrs[1],
         "train/param_local_fraction": par.local_fraction(tr.params),

@@ -143,3 +143,35 @@ def test_shards_with_batch_totals_sum_to_the_full_loss():
         full = spr_loss(logits, labels, loss=kind).loss.item()
         parts = [spr_loss(logits[a:b], labels[a:b], loss=kind, totals=totals).loss.item() for a, b in ((0, 2), (2, 5))]
         assert sum(parts) == pytest.approx(full, rel=1e-9)
+
+
+def test_group_pairwise_loss_by_hand_and_only_within_a_group():
+    from components.training.spr_loss import group_pairwise_loss
+
+    # rows 0, 1 form group 0 (row 0 correct, row 1 wrong); rows 2, 3 group 1 (both wrong: no pair).
+    # Row 0 has steps with logits (0, 0) -> s0 = log 0.5; row 1 one step, logit 2 -> s1 = log sigmoid(2).
+    logits = torch.tensor([0.0, 0.0, 2.0, 5.0, -5.0], dtype=torch.float64, requires_grad=True)
+    rows = torch.tensor([0, 0, 1, 2, 3])
+    labels = torch.tensor([1.0, 1.0, 0.0, 0.0, 0.0], dtype=torch.float64)
+    value, pairs = group_pairwise_loss(logits, rows, labels, group_size=2)
+    s0, s1 = math.log(0.5), math.log(1 / (1 + math.exp(-2.0)))
+    assert pairs == 1.0
+    assert value.item() == pytest.approx(math.log1p(math.exp(s1 - s0)), rel=1e-9)
+    value.backward()
+    assert logits.grad[0] < 0 and logits.grad[2] > 0        # descent raises the correct row, lowers the wrong
+    assert logits.grad[3] == 0 and logits.grad[4] == 0      # a group without a correct row takes no part
+    # group size 4 pairs row 0 with rows 1, 2 and 3 as well
+    _, pairs4 = group_pairwise_loss(logits.detach(), rows, labels, group_size=4)
+    assert pairs4 == 3.0
+    # the batch-wide pair count divides the sum (data-parallel shards)
+    half, _ = group_pairwise_loss(logits.detach(), rows, labels, group_size=2, total_pairs=2.0)
+    assert half.item() == pytest.approx(value.item() / 2)
+
+
+def test_group_pairwise_loss_of_no_steps_is_a_connected_zero():
+    from components.training.spr_loss import group_pairwise_loss
+
+    logits = torch.zeros(0, requires_grad=True)
+    value, pairs = group_pairwise_loss(logits, torch.zeros(0, dtype=torch.long), torch.zeros(0), 8)
+    value.backward()
+    assert value.item() == 0.0 and pairs == 0.0

@@ -35,6 +35,10 @@ def test_unknown_key_and_bad_values_are_refused():
         build(TrainConfig, {"rollout": {"group_size": 1}}, "train")
     with pytest.raises(ConfigError, match="format_reward"):
         build(TrainConfig, {"reward": {"format_reward": 0.7}}, "train")
+    with pytest.raises(ConfigError, match="spr.head_updates must be >= 1"):
+        build(TrainConfig, {"spr": {"head_updates": 0}}, "train")
+    with pytest.raises(ConfigError, match="spr.pairwise_coef must be >= 0"):
+        build(TrainConfig, {"spr": {"pairwise_coef": -1}}, "train")
 
 
 def test_head_lr_boost_during_warmup_only():

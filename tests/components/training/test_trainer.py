@@ -259,3 +259,25 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(random_policy, add
     assert latest_checkpoint(out / "checkpoints") == good
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [good.name]   # no partial leftovers
     assert checkpointing.load_checkpoint(good).state.step == 1
+
+
+@pytest.mark.integration
+def test_more_head_updates_move_the_head_only_and_the_pairwise_term_is_logged(adder_policy, adder_data, tmp_path):
+    """`spr.head_updates` 3: after the joint step the head alone moves twice more on the same rollout,
+    so the policy ends where one update leaves it and the head elsewhere; `spr.pairwise_coef` logs its term."""
+    from safetensors.torch import load_file
+
+    base = small_cfg(steps=1)
+    one = run_train(base, adder_policy, adder_data, tmp_path / "one", None, resume=False, log=quiet)
+    more = run_train(small_cfg(steps=1, spr=SPRConfig(bce_warmup_steps=2, head_updates=3)), adder_policy,
+                     adder_data, tmp_path / "more", None, resume=False, log=quiet)
+    pol_a, pol_b = (load_file(str(r.model_dir / "model.safetensors")) for r in (one, more))
+    assert all(torch.equal(pol_a[k], pol_b[k]) for k in pol_a)
+    head_a, head_b = (load_file(str(r.model_dir / "sprm_head.safetensors")) for r in (one, more))
+    assert any(not torch.equal(head_a[k], head_b[k]) for k in head_a)
+    assert math.isnan(one.history[0]["train/spr_pairwise"])
+
+    paired = run_train(small_cfg(steps=1, spr=SPRConfig(bce_warmup_steps=2, pairwise_coef=1.0)), adder_policy,
+                       adder_data, tmp_path / "paired", None, resume=False, log=quiet)
+    assert paired.history[0]["train/spr_pairwise"] > 0
+    assert paired.history[0]["train/spr_loss"] == pytest.approx(one.history[0]["train/spr_loss"], rel=1e-6)
