@@ -71,7 +71,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
         args.selector = load_pipeline_params(args.params).register.selector
     selector = args.selector
-    sol = solve(rm, [args.problem], args.effort, sampling, seed=args.seed, selector=selector)[0]
+    sol = solve(rm, [args.problem], args.effort, sampling, seed=args.seed, selector=selector, search=args.search)[0]
     if args.json:
         report(sol.as_dict(with_candidates=args.show_candidates), True)
         return 0
@@ -79,7 +79,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
         print(f"note: {args.model} has no trained SPRM head yet (run `reflect train`); "
               "scores are from a fresh head", file=sys.stderr)
     print(f"answer: {sol.answer}")
-    print(f"score:  {sol.score:.4f}  (candidate {sol.chosen + 1} of {len(sol.candidates)})")
+    kept = f"kept prefix {sol.chosen + 1} of {len(sol.candidates)}" if args.search == "beam" else \
+        f"candidate {sol.chosen + 1} of {len(sol.candidates)}"
+    print(f"score:  {sol.score:.4f}  ({kept}; {sol.tokens} tokens generated)")
     if args.show_candidates:
         for i, c in enumerate(sol.as_dict(True)["candidates"]):
             mark = "*" if i == sol.chosen else " "
@@ -221,9 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     _params_arg(p)
     p.set_defaults(func=cmd_bootstrap)
 
-    p = sub.add_parser("solve", help="answer one problem by best-of-N with the SPRM",
+    p = sub.add_parser("solve", help="answer one problem by best-of-N (or beam search) with the SPRM",
                        description="Sample N candidates (effort low/medium/high = 2/8/32), score each "
-                                   "with the SPRM head and print the best one's answer.")
+                                   "with the SPRM head and print the best one's answer. With --search beam "
+                                   "the effort buys a step-level beam instead (N continuations per step, "
+                                   "the best-scored prefixes kept: 1x2 / 2x4 / 4x8).")
     p.add_argument("problem", help='problem text, e.g. "Compute (3+4)*2."')
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model directory (default: %(default)s)")
     p.add_argument("--effort", default="medium", help="low, medium, high or a number of candidates (default: medium)")
@@ -235,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-candidates", action="store_true", help="print every candidate's answer and step scores")
     p.add_argument("--selector", choices=("sprm_best", "sprm_vote", "majority", "logprob_best"),
                    help="how to pick among the N candidates (default: register.selector in --params)")
+    p.add_argument("--search", choices=("best_of_n", "beam"), default="best_of_n",
+                   help="best_of_n (default): N whole candidates, then pick; beam: SPRM-guided step-level "
+                        "beam search at the same effort (needs a trained head)")
     _params_arg(p)
     p.set_defaults(func=cmd_solve)
 

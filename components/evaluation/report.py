@@ -1,7 +1,8 @@
 """Metric names, `metrics.json`, the markdown table and MLflow logging of an evaluation.
 
 Names: `eval/<set>/<method>_at_<N>` with methods `pass` (only `pass_at_1`), `majority`,
-`sprm_best`, `sprm_vote`, `logprob_best`, `oracle`, plus `eval/<set>/sprm_auroc` (and
+`sprm_best`, `sprm_vote`, `logprob_best`, `oracle`, `beam` (step-level beam search at the effort of
+N, with `eval/<set>/beam_tokens_at_<N>` its generated tokens per problem), plus `eval/<set>/sprm_auroc` (and
 `eval/<set>/logprob_auroc`, the confidence baseline's score vs correctness), pooled over every
 candidate, and `eval/<set>/sprm_auroc_within` / `eval/<set>/logprob_auroc_within`, the mean AUROC
 within a problem (over problems with mixed outcomes: what best-of-N decides on). Selector
@@ -26,7 +27,7 @@ from components.atomic import write_text
 from components.evaluation.metrics import Estimate
 from components.tracking.store import ensure_experiment
 
-METHOD_ORDER: tuple[str, ...] = ("pass", "majority", "sprm_best", "sprm_vote", "logprob_best", "oracle")
+METHOD_ORDER: tuple[str, ...] = ("pass", "majority", "sprm_best", "sprm_vote", "logprob_best", "beam", "oracle")
 METRICS_FILE = "metrics.json"
 DETAILS_FILE = "details.json"
 REPORT_FILE = "report.md"
@@ -78,6 +79,8 @@ class SetReport:
     logprob_auroc: float = float("nan")   # the confidence selector's score vs correctness
     auroc_within: Estimate | None = None           # mean within-problem AUROC of the head
     logprob_auroc_within: Estimate | None = None   # ... and of confidence
+    beam_tokens: dict[int, float] = field(default_factory=dict)   # N -> generated tokens per problem
+    beam_shapes: dict[int, str] = field(default_factory=dict)     # N -> "beam_2x4"
     timings: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -89,6 +92,8 @@ def flat_metrics(reports: Sequence[SetReport]) -> dict[str, float]:
     for r in reports:
         for (method, n), est in sorted(r.estimates.items(), key=_order):
             out[metric_name(r.name, method, n)] = est.value
+        for n, tokens in sorted(r.beam_tokens.items()):
+            out[f"eval/{r.name}/beam_tokens_at_{n}"] = tokens
         if r.auroc is not None:
             out[auroc_name(r.name)] = r.auroc
         out[f"eval/{r.name}/logprob_auroc"] = r.logprob_auroc
@@ -142,7 +147,9 @@ def write_reports(reports: Sequence[SetReport], out_dir: Path, header: str = "",
     for r in reports:
         details[r.name] = {
             "n_problems": r.n_problems, "n_excluded": r.n_excluded, "n_samples": r.n_samples,
-            "mean_tokens": _json_value(r.mean_tokens), "skipped": r.skipped, "notes": r.notes,
+            "mean_tokens": _json_value(r.mean_tokens),
+            "beam": {str(n): {"shape": r.beam_shapes.get(n), "tokens": _json_value(t)} for n, t in r.beam_tokens.items()},
+            "skipped": r.skipped, "notes": r.notes,
             "timings_s": {k: round(v, 2) for k, v in r.timings.items()},
             "intervals": {metric_name(r.name, m, n): [_json_value(e.low), _json_value(e.high)]
                           for (m, n), e in sorted(r.estimates.items(), key=_order)}
@@ -183,6 +190,11 @@ def markdown_report(reports: Sequence[SetReport], header: str = "") -> str:
         methods = sorted({m for m, _ in r.estimates}, key=lambda m: (METHOD_ORDER + (m,)).index(m))
         for m in methods:
             lines.append(f"| {m} | " + " | ".join(_fmt(r.estimates.get((m, n))) for n in ns) + " |")
+        if r.beam_tokens:
+            lines += ["", "beam: SPRM-guided step-level beam search at each effort's N (width x expand), sampled "
+                          "on its own; generated tokens per problem "
+                      + ", ".join(f"N={n} {r.beam_shapes.get(n, '')} {t:.0f}" for n, t in sorted(r.beam_tokens.items()))
+                      + (f" (best-of-N: N x {r.mean_tokens:.1f})" if not math.isnan(r.mean_tokens) else "") + "."]
         lines += ["", "| AUROC (score vs correctness) | pooled over all candidates | within a problem "
                       "(mean over problems with mixed outcomes) |", "|---|---|---|"]
         for label, pooled, within in (("SPRM head (trajectory score)", r.auroc, r.auroc_within),

@@ -5,7 +5,10 @@ with the reflective model (hidden states captured while sampling), grade each wi
 score the captured step features with every SPRM head (the model's own and any `extra_heads`,
 e.g. the BCE-trained head or a hidden-only head) under every aggregation (geometric, min, last),
 and estimate pass@1, majority, sprm_best, sprm_vote, logprob_best and oracle at each N from the
-same candidates (estimators in `components.evaluation.metrics`). A model directory without a
+same candidates (estimators in `components.evaluation.metrics`). With a trained head and one-token
+step markers, `beam` is measured too: SPRM-guided step-level beam search at each reported effort
+(`components.inference.beam.beam_for`: 1x2 / 2x4 / 4x8), sampled on its own, with its generated
+tokens, so the tokens plot compares it with best-of-N at equal compute. A model directory without a
 trained head still gets the head-free methods; the report says the SPRM methods were skipped.
 Writes metrics.json, details.json, report.md and plots to `out_dir`; logs them to MLflow when a
 run is active or `tracking_uri` is given.
@@ -35,6 +38,7 @@ from components.evaluation.report import (DETAILS_FILE, METRICS_FILE, MODEL_DIGE
                                          VariantResult, bucket_metrics, flat_metrics, log_to_mlflow, write_reports)
 from components.model.candidate import Candidate, SamplingConfig
 from components.inference.selection import SELECTORS, SPRM_METHODS, ProblemSamples, answer_key
+from components.inference.beam import supports_beam
 from components.inference.solve import EFFORTS
 from components.model.steps import aggregate_scores
 from components.model.threads import describe as decode_threads_setting
@@ -72,6 +76,8 @@ class EvaluateConfig:
     bootstrap_resamples: int = 1000
     ci_level: float = 0.95
     heatmap_problems: int = 4
+    beam: bool = True                  # also measure step-level beam search at each reported effort
+    beam_max_step_tokens: int = 64     # a longer step goes on in the next round
     backend: Literal["hf", "vllm"] = "hf"
     device: str = "cpu"
     dtype: str = "auto"                # the checkpoint's own dtype; or float32, bfloat16, float16
@@ -87,6 +93,8 @@ class EvaluateConfig:
         for how in self.aggregations:
             if how not in ("geometric", "min", "last", "product", "mean"):
                 raise ConfigError(f"evaluate.aggregations: {how!r} is not one of geometric, min, last, product, mean")
+        if self.beam_max_step_tokens < 1:
+            raise ConfigError(f"evaluate.beam_max_step_tokens must be >= 1, got {self.beam_max_step_tokens}")
         if self.n_problems < 1 or self.subset_draws < 1 or self.bootstrap_resamples < 1:
             raise ConfigError("evaluate.n_problems, subset_draws and bootstrap_resamples must be >= 1")
         if not 0 < self.ci_level < 1:
@@ -183,9 +191,44 @@ def _estimates(problems: Sequence[ProblemSamples], cfg: EvaluateConfig, selector
     return {key: bootstrap_ci(v, cfg.bootstrap_resamples, cfg.seed, cfg.ci_level) for key, v in acc.items()}, acc
 
 
+@dataclass(frozen=True)
+class BeamOutcome:
+    """Beam search at one effort on one set: its shape, per-problem correctness, mean tokens."""
+
+    label: str
+    correct: list[float]
+    tokens: float
+
+
+def run_beams(rm, eval_set: EvalSet, fits: Sequence[int], cfg: EvaluateConfig,
+              log: Callable[[str], None] = say) -> dict[int, BeamOutcome]:
+    """Beam search (`beam_for` each reported effort's N) on the problems that fit the context;
+    a problem that does not counts as wrong with 0 tokens. {N: outcome}."""
+    from components.inference.beam import beam_for, beam_search
+    from components.rewards.grading import is_correct
+
+    out: dict[int, BeamOutcome] = {}
+    prompts = [eval_set.problems[i].prompt for i in fits]
+    for n in sorted({getattr(cfg.efforts, e) for e in cfg.report_efforts}):
+        shape = beam_for(n, cfg.beam_max_step_tokens)
+        t0 = time.perf_counter()
+        found = beam_search(rm, prompts, shape, cfg.sampling, seed=cfg.seed, batch_size=cfg.batch_size) if fits else []
+        correct = [0.0] * len(eval_set)
+        tokens = [0] * len(eval_set)
+        for i, r in zip(fits, found):
+            correct[i] = float(is_correct(r.best.text, eval_set.problems[i].answer, r.best.think))
+            tokens[i] = r.tokens
+        out[n] = BeamOutcome(shape.label, correct, sum(tokens) / max(len(tokens), 1))
+        log(f"evaluate: {eval_set.name}: {shape.label} (N={n}) accuracy {np.mean(correct):.3f}, "
+            f"{out[n].tokens:.0f} tokens per problem ({time.perf_counter() - t0:.0f}s)")
+    return out
+
+
 def evaluate_set(eval_set: EvalSet, candidates: list[list[Candidate]], heads: Mapping[str, torch.nn.Module],
-                 cfg: EvaluateConfig, plot_dir: Path) -> tuple[SetReport, list[Path], dict[str, float]]:
-    """Grade, score and estimate every method on one set's samples; write its plots."""
+                 cfg: EvaluateConfig, plot_dir: Path,
+                 beams: Mapping[int, BeamOutcome] | None = None) -> tuple[SetReport, list[Path], dict[str, float]]:
+    """Grade, score and estimate every method on one set's samples (and the beam searches'
+    outcomes, when given); write its plots."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     graded = [grade(cs, p.answer) for p, cs in zip(eval_set.problems, candidates)]
@@ -212,6 +255,9 @@ def evaluate_set(eval_set: EvalSet, candidates: list[list[Candidate]], heads: Ma
     t0 = time.perf_counter()
     selectors = {k: v for k, v in SELECTORS.items() if has_head or k not in SPRM_METHODS}
     estimates, acc = _estimates(default, cfg, selectors)
+    for n, b in (beams or {}).items():
+        acc[("beam", n)] = np.asarray(b.correct)
+        estimates[("beam", n)] = bootstrap_ci(b.correct, cfg.bootstrap_resamples, cfg.seed, cfg.ci_level)
     buckets_of = [p.bucket for p in eval_set.problems]
     buckets: dict[str, dict[tuple[str, int], tuple[float, int]]] = {}
     for key, values in acc.items():
@@ -245,7 +291,9 @@ def evaluate_set(eval_set: EvalSet, candidates: list[list[Candidate]], heads: Ma
         n_samples=n_samples, estimates=estimates, auroc=pooled_auroc(default) if has_head else None,
         buckets=buckets, ablations=ablations, mean_tokens=mean_tokens(base), logprob_auroc=logprob_auc,
         auroc_within=within(default, "scores") if has_head else None,
-        logprob_auroc_within=within(base, "mean_logprobs"))
+        logprob_auroc_within=within(base, "mean_logprobs"),
+        beam_tokens={n: b.tokens for n, b in (beams or {}).items()},
+        beam_shapes={n: b.label for n, b in (beams or {}).items()})
     if not has_head:
         report.skipped.append("sprm_best, sprm_vote and sprm_auroc: the model directory has no trained "
                               "SPRM head (sprm_head.safetensors); head-free methods only")
@@ -365,12 +413,20 @@ def _evaluate_sets(loaded, rm, sampler, heads, cfg: EvaluateConfig, out_dir: Pat
                                        seed=cfg.seed, batch_size=cfg.batch_size, progress=bar.update) if fits else []
         cands = _with_placeholders(len(es), fits, sampled, cfg.max_n, rm.model.config.get_text_config().hidden_size)
         timings[f"{es.name}/generate"] = time.perf_counter() - t0
-        report, paths, set_timings = evaluate_set(es, cands, heads, cfg, out_dir / "plots")
+        beams = None
+        if cfg.beam and DEFAULT_HEAD in heads and supports_beam(rm):
+            t0 = time.perf_counter()
+            beams = run_beams(rm, es, fits, cfg, log)
+            timings[f"{es.name}/beam"] = time.perf_counter() - t0
+        report, paths, set_timings = evaluate_set(es, cands, heads, cfg, out_dir / "plots", beams)
         timings.update({f"{es.name}/{k}": v for k, v in set_timings.items()})
         report.timings = {k: v for k, v in timings.items() if k.startswith(f"{es.name}/")}
         if len(fits) < len(es):
             report.notes.append(f"{len(es) - len(fits)} of {len(es)} prompts exceed the model's context "
                                 f"({rm.max_positions} tokens); they were not sampled and count as wrong")
+        if cfg.beam and beams is None:
+            report.skipped.append("beam: " + ("the model has no trained SPRM head" if DEFAULT_HEAD not in heads
+                                              else "the model's step markers span several tokens"))
         if es.name not in SYNTHETIC_SETS:
             report.notes.append("a real benchmark: the tiny default model is expected to score near 0 here")
         reports.append(report)

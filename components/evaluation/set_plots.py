@@ -38,8 +38,8 @@ def set_plots(eval_set: EvalSet, report: SetReport, samples: list[ProblemSamples
                                       f"{name}: accuracy vs N ({report.n_problems} problems)\n"
                                       + _auroc_caption(report))]
     tokens = report.mean_tokens
-    compute = {m: [(n * tokens, e.value) for n, e in pts] for m, pts in curves.items()
-               if "/" not in m and m != "pass"}
+    compute = {m: [(report.beam_tokens.get(n, float("nan")) if m == "beam" else n * tokens, e.value)
+                   for n, e in pts] for m, pts in curves.items() if "/" not in m and m != "pass"}
     paths.append(plots.plot_accuracy_vs_tokens(compute, plot_dir / f"{name}_tokens.png",
                                                f"{name}: accuracy vs generated tokens"))
     score_groups = dict(score_groups)

@@ -11,6 +11,11 @@ of tokens; the answer is the best finished prefix's (the best unfinished one whe
 `tokens` counts every sampled token, kept or not, so a comparison with best-of-N is at equal
 generated tokens (best-of-N's cost is the sum of its candidates' lengths).
 
+An effort's N buys a beam of about the same cost (`beam_for`): width x expand = N continuations per
+round, so low / medium / high (N = 2 / 8 / 32) search 1x2 / 2x4 / 4x8. The evaluation reports it as
+the method `beam` at each effort's N (with its tokens), and a served request asks for it with
+`search: "beam"`.
+
 Needs a one-token step marker (the embedded default's tokenizer); a model whose markers span
 tokens is refused with a message.
 """
@@ -45,6 +50,30 @@ class BeamConfig:
         return f"beam_{self.width}x{self.expand}"
 
 
+SEARCHES = ("best_of_n", "beam")
+
+
+class SearchUnavailable(ValueError):
+    """This model cannot beam-search (multi-token step markers, or no trained head)."""
+
+
+def beam_for(n: int, max_step_tokens: int = 64) -> BeamConfig:
+    """The beam an effort of `n` candidates buys: expand = 2 x width, width x expand ~= n.
+
+    >>> [beam_for(n).label for n in (1, 2, 4, 8, 32)]
+    ['beam_1x1', 'beam_1x2', 'beam_1x4', 'beam_2x4', 'beam_4x8']
+    """
+    if n < 1:
+        raise ValueError(f"a beam needs at least 1 continuation per round, got {n}")
+    width = max(1, int((n / 2) ** 0.5))
+    return BeamConfig(width=width, expand=max(1, n // width), max_step_tokens=max_step_tokens)
+
+
+def supports_beam(rm) -> bool:
+    """Whether `rm`'s step markers are single tokens (what the search cuts a step at)."""
+    return rm.step_tokens.texts is None
+
+
 @dataclass
 class _Prefix:
     ids: list[int]
@@ -67,8 +96,8 @@ class BeamResult:
 def beam_search(rm, problems: Sequence[str | list[int]], cfg: BeamConfig, sampling: SamplingConfig,
                 seed: int = 0, batch_size: int = 256) -> list[BeamResult]:
     """Search each problem (text or `encode_prompt` ids) with the head of `rm` as the guide."""
-    if rm.step_tokens.texts is not None:
-        raise ValueError("beam search needs a one-token step marker; this model's step markers span tokens "
+    if not supports_beam(rm):
+        raise SearchUnavailable("beam search needs a one-token step marker; this model's step markers span tokens "
                          "(use best-of-N)")
     prompts = [p if isinstance(p, list) else rm.encode_prompt(p) for p in problems]
     end_ids = set(rm.stop_ids())

@@ -94,6 +94,7 @@ class CheckedRequest:
     temperature: float | None
     seed: int
     return_candidates: bool
+    search: str = "best_of_n"
 
 
 def parse_effort(value: Any) -> str | int:
@@ -159,7 +160,12 @@ def check_request(problems: list[str], params: dict[str, Any], limits: ServingLi
         seed = int(raw_seed.strip()) if isinstance(raw_seed, str) else int(raw_seed)
         if not 0 <= seed <= limits.max_seed:
             raise RequestRefused(f"param 'seed': {seed} is outside [0, {limits.max_seed}]")
+    from components.inference.beam import SEARCHES
+
+    search = params.get("search") or "best_of_n"
+    if not isinstance(search, str) or search.strip().lower() not in SEARCHES:
+        raise RequestRefused(f"param 'search': expected {' or '.join(SEARCHES)}, got {search!r}")
     raw_rc = params.get("return_candidates", False)
     if not isinstance(raw_rc, bool) and raw_rc not in (0, 1):
         raise RequestRefused(f"param 'return_candidates': expected true or false, got {raw_rc!r}")
-    return CheckedRequest(effort, n, temperature, seed, bool(raw_rc))
+    return CheckedRequest(effort, n, temperature, seed, bool(raw_rc), search.strip().lower())

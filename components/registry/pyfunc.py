@@ -10,7 +10,8 @@ picks (`register.selector`: `sprm_best`, the paper's best-of-N, or `sprm_vote`, 
     input   DataFrame with a string column `problem` (or a list of problem strings)
     params  effort "low" | "medium" | "high" | a number as a string ("8")   (default "medium")
             temperature (default: the model's generation config), seed (default 0),
-            return_candidates (default false)
+            return_candidates (default false), search "best_of_n" | "beam" (default "best_of_n":
+            beam spends the effort on SPRM-guided step-level beam search, components/inference/beam.py)
     output  DataFrame: problem, answer, score, chosen, n, head_trained [, candidates (JSON)]
     limits  `register.serving` (components/registry/limits.py): N per problem, problems x N, problem
             length, temperature in [0, 2], seed range; a request outside them is refused (HTTP 400, one line)
@@ -132,6 +133,7 @@ class ReflectivePyfunc(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         # The DataFrame hint is what MLflow hands over after its schema check (it also keeps MLflow's
         # type-hint validation off); a plain list of strings works as well (problems_from_input).
+        from components.inference.beam import SearchUnavailable
         from components.inference.solve import solve
         from components.model.reflective import PromptError
 
@@ -144,8 +146,8 @@ class ReflectivePyfunc(mlflow.pyfunc.PythonModel):
         try:
             with self._lock:
                 solutions = solve(self._rm, problems, request.effort, sampling, seed=request.seed,
-                                  selector=self._selector)
-        except PromptError as exc:
+                                  selector=self._selector, search=request.search)
+        except (PromptError, SearchUnavailable) as exc:    # a prompt too long; beam on a model that cannot
             raise _bad_input(str(exc)) from None
         return solutions_frame(solutions, request.return_candidates)
 
@@ -188,7 +190,8 @@ def model_signature(temperature: float):
         params=ParamSchema([ParamSpec("effort", "string", DEFAULT_EFFORT),
                             ParamSpec("temperature", "double", float(temperature)),
                             ParamSpec("seed", "long", 0),
-                            ParamSpec("return_candidates", "boolean", False)]))
+                            ParamSpec("return_candidates", "boolean", False),
+                            ParamSpec("search", "string", "best_of_n")]))
 
 
 def pip_requirements() -> list[str]:

@@ -18,11 +18,17 @@ def test_help_lists_subcommands(capsys):
 
 
 def test_solve_json_and_candidates(sft_tiny_dir, capsys):
-    assert main(["solve", "--model", str(sft_tiny_dir), "--effort", "low", "--json",
+    assert main(["solve", "--model", str(sft_tiny_dir), "--effort", "low", "--json", "--selector", "sprm_best",
                  "--show-candidates", "Compute (3+4)*2."]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 2 and len(out["candidates"]) == 2
     assert out["score"] == max(c["score"] for c in out["candidates"])
+
+
+def test_solve_beam_search_on_a_model_without_a_head_is_one_line(sft_tiny_dir, capsys):
+    assert main(["solve", "--model", str(sft_tiny_dir), "--search", "beam", "Compute 1+1."]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "search 'beam' needs a trained SPRM head" in err
 
 
 def test_solve_text_output(sft_tiny_dir, capsys):

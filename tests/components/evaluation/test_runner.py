@@ -121,6 +121,14 @@ def test_end_to_end_on_a_tiny_model(sft_tiny_dir, tmp_path):
         assert math.isnan(m[f"eval/synthetic/{name}"]) or 0.0 <= m[f"eval/synthetic/{name}"] <= 1.0
     assert "eval/synthetic/ablation/hidden-geometric/sprm_best_at_4" in m
     assert "eval/synthetic/ablation/default-min/sprm_vote_at_2" in m
+    # beam search at each effort's N (1, 2, 4 -> beams 1x1, 1x2, 1x4), with its own tokens
+    for n in (1, 2, 4):
+        assert 0.0 <= m[f"eval/synthetic/beam_at_{n}"] <= 1.0
+        assert m[f"eval/synthetic/beam_tokens_at_{n}"] > 0
+    assert m["eval/synthetic/beam_tokens_at_4"] > m["eval/synthetic/beam_tokens_at_1"]
+    details = json.loads((tmp_path / "out" / "details.json").read_text())["synthetic"]
+    assert details["beam"]["4"]["shape"] == "beam_1x4"
+    assert "eval/synthetic/beam_at_4" in details["intervals"]
     on_disk = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert set(on_disk) == set(m) | {"model_digest"}
     assert on_disk["model_digest"] == dir_digest(model_dir)             # which model the numbers measured
@@ -130,6 +138,7 @@ def test_end_to_end_on_a_tiny_model(sft_tiny_dir, tmp_path):
     for name in ("scaling", "tokens", "scores", "step_heatmap"):
         assert (tmp_path / "out" / "plots" / f"synthetic_{name}.png").stat().st_size > 1000
     assert "| sprm_best |" in (tmp_path / "out" / "report.md").read_text()
+    assert "| beam |" in (tmp_path / "out" / "report.md").read_text()
     run = mlflow.MlflowClient(uri).get_run(result.run_id)
     assert run.data.metrics["eval/synthetic/pass_at_1"] == pytest.approx(m["eval/synthetic/pass_at_1"])
     assert run.data.params["evaluate.max_n"] == "4"
@@ -153,6 +162,8 @@ def test_model_without_head_skips_sprm_methods(sft_tiny_dir, tmp_path):
             "eval/synthetic/oracle_at_2"} <= set(result.metrics)
     report = (tmp_path / "out" / "report.md").read_text()
     assert "Skipped: sprm_best, sprm_vote and sprm_auroc" in report
+    assert "Skipped: beam: the model has no trained SPRM head" in report
+    assert not any("beam" in k for k in result.metrics)
     assert not (tmp_path / "out" / "plots" / "synthetic_step_heatmap.png").exists()
 
 

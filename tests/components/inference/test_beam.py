@@ -52,3 +52,39 @@ def test_bad_settings_and_multi_token_markers_are_refused(rm, monkeypatch):
     monkeypatch.setattr(rm, "step_tokens", replace(rm.step_tokens, texts=(".", "\n")))
     with pytest.raises(ValueError, match="one-token step marker"):
         beam_search(rm, PROBLEMS, BeamConfig(), SamplingConfig())
+
+
+def test_an_effort_buys_a_beam_of_about_its_cost():
+    from components.inference.beam import beam_for
+
+    assert [(b.width, b.expand) for b in map(beam_for, (2, 8, 32))] == [(1, 2), (2, 4), (4, 8)]
+    assert all(n // 2 <= beam_for(n).width * beam_for(n).expand <= n for n in range(1, 65))
+    with pytest.raises(ValueError, match="at least 1"):
+        beam_for(0)
+
+
+def test_solve_with_beam_search_needs_a_trained_head_and_answers_from_the_best_prefix(sft_tiny_dir, tmp_path):
+    import shutil
+
+    from components.inference.beam import SearchUnavailable
+    from components.inference.solve import solve
+    from components.model.sprm_head import HEAD_FILE, SPRMHead
+
+    untrained = ReflectiveModel.load(sft_tiny_dir)
+    with pytest.raises(SearchUnavailable, match="needs a trained SPRM head"):
+        solve(untrained, PROBLEMS[:1], "low", search="beam")
+    with pytest.raises(ValueError, match="unknown search 'dfs'"):
+        solve(untrained, PROBLEMS[:1], "low", search="dfs")
+    model_dir = tmp_path / "with_head"
+    shutil.copytree(sft_tiny_dir, model_dir)
+    torch.manual_seed(0)
+    SPRMHead(untrained.model.config.hidden_size, untrained.spec.sprm_features).save(model_dir / HEAD_FILE)
+    rm = ReflectiveModel.load(model_dir)
+    sampling = SamplingConfig(max_new_tokens=48)
+    sols = solve(rm, PROBLEMS, "8", sampling, seed=2, search="beam")
+    direct = beam_search(rm, PROBLEMS, BeamConfig(width=2, expand=4), sampling, seed=2)
+    for sol, r in zip(sols, direct):
+        d = sol.as_dict(with_candidates=True)
+        assert d["n"] == 8 and len(d["candidates"]) == len(r.kept) <= 2    # the effort, the kept prefixes
+        assert sol.candidates[sol.chosen].token_ids == r.best.token_ids and sol.score == r.best.score
+        assert sol.tokens == r.tokens

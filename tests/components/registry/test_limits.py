@@ -20,6 +20,8 @@ def test_a_request_inside_the_limits_passes():
     assert (req.n, req.temperature, req.seed, req.return_candidates) == (32, 2.0, 7, True)
     assert check_request(["x"], {}, LIMITS).n == 8                     # medium by default
     assert check_request(["x"], {"effort": " 4 "}, LIMITS).effort == 4
+    assert check_request(["x"], {}, LIMITS).search == "best_of_n"
+    assert check_request(["x"], {"search": " Beam "}, LIMITS).search == "beam"
 
 
 @pytest.mark.parametrize("problems, params, match", [
@@ -40,6 +42,7 @@ def test_a_request_inside_the_limits_passes():
     (["x"], {"seed": -1}, r"param 'seed'"),
     (["x"], {"seed": 1.5}, r"param 'seed'"),
     (["x"], {"return_candidates": "yes"}, r"param 'return_candidates'"),
+    (["x"], {"search": "dfs"}, r"param 'search': expected best_of_n or beam, got 'dfs'"),
 ])
 def test_refusals_are_one_line_400s(problems, params, match):
     if problems == ["x"] * 256:                      # 256 x 32 = 8192 is the limit itself: allowed

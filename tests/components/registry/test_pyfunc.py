@@ -54,6 +54,7 @@ def test_signature_declares_per_request_params(tmp_path):
     params = {p["name"]: p for p in json.loads(sig["params"])}
     assert params["effort"]["default"] == "medium" and params["temperature"]["default"] == 0.7
     assert params["seed"]["type"] == "long" and params["return_candidates"]["type"] == "boolean"
+    assert params["search"]["default"] == "best_of_n"
     (tmp_path / "generation_config.json").write_text('{"do_sample": true, "temperature": 0.6}')
     assert default_temperature(tmp_path) == 0.6
     assert default_temperature(tmp_path / "missing") == 1.0
@@ -125,6 +126,10 @@ def test_pyfunc_round_trip_effort_seed_and_candidates(registered):
     assert {"answer", "score", "step_scores", "text"} <= set(cands[0])
     with pytest.raises(MlflowException, match="unknown effort"):
         model.predict(problems, params={"effort": "extreme"})
+    # beam search needs the head trained; this version has none: a one-line 400, not a traceback
+    with pytest.raises(MlflowException, match="search 'beam' needs a trained SPRM head") as exc:
+        model.predict(problems, params={"effort": "low", "search": "beam"})
+    assert exc.value.get_http_status_code() == 400
 
 
 @pytest.mark.integration
