@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_the_repository_params_load():
     p = load_pipeline_params(REPO / "params.yaml")
-    assert p.promote.gate_metric == "eval/synthetic/sprm_vote_at_8" == f"eval/synthetic/{p.register.selector}_at_8"
+    assert p.promote.gate_metric == "eval/synthetic/logprob_best_at_8" == f"eval/synthetic/{p.register.selector}_at_8"
     assert p.register.name == "reflective-math" and p.clean.task == p.task
 
 
