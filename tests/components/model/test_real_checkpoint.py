@@ -52,7 +52,7 @@ def test_solve_json_scores_steps(smollm2_dir, capsys):
     from flows.cli import main
 
     assert main(["solve", "--model", str(smollm2_dir), "--effort", "8", "--temperature", "0.8", "--seed", "3",
-                 "--json", "--show-candidates", PROBLEMS[0]]) == 0
+                 "--selector", "sprm_best", "--json", "--show-candidates", PROBLEMS[0]]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 8 and len(out["candidates"]) == 8
     scored = [c for c in out["candidates"] if c["step_scores"]]
