@@ -38,6 +38,7 @@ from components.evaluation.report import (DETAILS_FILE, METRICS_FILE, MODEL_DIGE
                                          VariantResult, bucket_metrics, flat_metrics, log_to_mlflow, write_reports)
 from components.model.candidate import Candidate, SamplingConfig
 from components.inference.selection import SELECTORS, SPRM_METHODS, ProblemSamples, answer_key
+from components.evaluation.beams import BeamOutcome, run_beams
 from components.inference.beam import supports_beam
 from components.inference.solve import EFFORTS
 from components.model.steps import aggregate_scores
@@ -189,39 +190,6 @@ def grade(candidates: Sequence[Candidate], reference: str) -> tuple[list[str | N
 def _estimates(problems: Sequence[ProblemSamples], cfg: EvaluateConfig, selectors) -> dict:
     acc = method_accuracies(problems, cfg.ns, selectors, cfg.subset_draws, cfg.seed)
     return {key: bootstrap_ci(v, cfg.bootstrap_resamples, cfg.seed, cfg.ci_level) for key, v in acc.items()}, acc
-
-
-@dataclass(frozen=True)
-class BeamOutcome:
-    """Beam search at one effort on one set: its shape, per-problem correctness, mean tokens."""
-
-    label: str
-    correct: list[float]
-    tokens: float
-
-
-def run_beams(rm, eval_set: EvalSet, fits: Sequence[int], cfg: EvaluateConfig,
-              log: Callable[[str], None] = say) -> dict[int, BeamOutcome]:
-    """Beam search (`beam_for` each reported effort's N) on the problems that fit the context;
-    a problem that does not counts as wrong with 0 tokens. {N: outcome}."""
-    from components.inference.beam import beam_for, beam_search
-    from components.rewards.grading import is_correct
-
-    out: dict[int, BeamOutcome] = {}
-    prompts = [eval_set.problems[i].prompt for i in fits]
-    for n in sorted({getattr(cfg.efforts, e) for e in cfg.report_efforts}):
-        shape = beam_for(n, cfg.beam_max_step_tokens)
-        t0 = time.perf_counter()
-        found = beam_search(rm, prompts, shape, cfg.sampling, seed=cfg.seed, batch_size=cfg.batch_size) if fits else []
-        correct = [0.0] * len(eval_set)
-        tokens = [0] * len(eval_set)
-        for i, r in zip(fits, found):
-            correct[i] = float(is_correct(r.best.text, eval_set.problems[i].answer, r.best.think))
-            tokens[i] = r.tokens
-        out[n] = BeamOutcome(shape.label, correct, sum(tokens) / max(len(tokens), 1))
-        log(f"evaluate: {eval_set.name}: {shape.label} (N={n}) accuracy {np.mean(correct):.3f}, "
-            f"{out[n].tokens:.0f} tokens per problem ({time.perf_counter() - t0:.0f}s)")
-    return out
 
 
 def evaluate_set(eval_set: EvalSet, candidates: list[list[Candidate]], heads: Mapping[str, torch.nn.Module],
