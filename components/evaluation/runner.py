@@ -36,7 +36,7 @@ from components.evaluation.metrics import (bootstrap_ci, bucket_means, method_ac
                                            mean_tokens, pooled_auroc, problem_aurocs)
 from components.evaluation.report import (DETAILS_FILE, METRICS_FILE, MODEL_DIGEST, REPORT_FILE, SetReport,
                                          VariantResult, bucket_metrics, flat_metrics, log_to_mlflow, write_reports)
-from components.model.candidate import Candidate, SamplingConfig
+from components.model.candidate import Candidate, SamplingConfig, stack_step_features
 from components.inference.selection import SELECTORS, SPRM_METHODS, ProblemSamples, answer_key
 from components.evaluation.beams import BeamOutcome, run_beams
 from components.inference.beam import supports_beam
@@ -164,8 +164,7 @@ def head_step_scores(head: torch.nn.Module, candidates: Sequence[Candidate]) -> 
     """Step scores in (0, 1) of every candidate under `head` (one batched call on captured features)."""
     if not candidates:
         return []
-    hidden = torch.cat([c.step_hidden for c in candidates]).float()    # [S, h]
-    logprob = torch.cat([c.step_logprob for c in candidates]).float()  # [S, 2]
+    hidden, logprob = stack_step_features(candidates)                # [S, h], [S, k]
     flat = torch.sigmoid(head(hidden, logprob)).tolist() if hidden.shape[0] else []
     out, offset = [], 0
     for c in candidates:

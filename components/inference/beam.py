@@ -79,6 +79,7 @@ class _Prefix:
     ids: list[int]
     logprobs: torch.Tensor          # [T] per-token log-probs at temperature 1
     hidden: torch.Tensor            # [T, h] captured states
+    stats: torch.Tensor | None = None   # [T, 2] token statistics, for a head that reads the entropy
     done: bool = False              # finished (end token) or out of tokens
     finished: bool = False          # ended with an end token
     candidate: Candidate | None = None
@@ -104,7 +105,9 @@ def beam_search(rm, problems: Sequence[str | list[int]], cfg: BeamConfig, sampli
     stops = sorted(end_ids | set(rm.step_tokens.step_ids))
     budget = [min(sampling.max_new_tokens, rm.max_positions - len(p)) for p in prompts]
     width_h = rm.model.config.get_text_config().hidden_size
-    beams: list[list[_Prefix]] = [[_Prefix([], torch.zeros(0), torch.zeros(0, width_h))] for _ in prompts]
+    entropy = rm.reads_entropy
+    beams: list[list[_Prefix]] = [[_Prefix([], torch.zeros(0), torch.zeros(0, width_h),
+                                           torch.zeros(0, 2) if entropy else None)] for _ in prompts]
     tokens = [0] * len(prompts)
     gen = torch.Generator(device=rm.device).manual_seed(seed)
     rm.head.eval()
@@ -119,16 +122,17 @@ def beam_search(rm, problems: Sequence[str | list[int]], cfg: BeamConfig, sampli
             room = min(budget[pi] - len(b.ids) for pi, b in chunk)
             batch = sample_tokens(rm.model, [prompts[pi] + b.ids for pi, b in chunk], stops, sampling,
                                   min(cfg.max_step_tokens, room), gen, rm.tokenizer.pad_token_id,
-                                  rm.spec.hidden_layer, capture=True)
+                                  rm.spec.hidden_layer, capture=True, stats=entropy)
             for row, (pi, b) in enumerate(chunk):
                 n = int(batch.lengths[row])
                 new = batch.tokens[row, :n].tolist()
                 tokens[pi] += n
                 ended = bool(new) and new[-1] in end_ids
                 p = _Prefix(b.ids + new, torch.cat([b.logprobs, batch.logprobs[row, :n]]),
-                            torch.cat([b.hidden, batch.hidden[row, :n].float()]), finished=ended)
+                            torch.cat([b.hidden, batch.hidden[row, :n].float()]),
+                            torch.cat([b.stats, batch.stats[row, :n]]) if entropy else None, finished=ended)
                 p.done = ended or len(p.ids) >= budget[pi]
-                p.candidate = rm.candidate_from(pi, prompts[pi], p.ids, p.logprobs, p.hidden, ended)
+                p.candidate = rm.candidate_from(pi, prompts[pi], p.ids, p.logprobs, p.hidden, ended, p.stats)
                 fresh.append(p.candidate)
                 grown[pi].append(p)
         rm.score_candidates(fresh)

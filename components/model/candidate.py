@@ -28,7 +28,9 @@ class Candidate:
     """One sampled completion of one prompt.
 
     Shapes: `step_hidden` [n_steps, h] (fp32, CPU), `step_logprob` [n_steps, 2] (min, mean token
-    log-prob of each step under the policy at temperature 1), `step_scores` [n_steps].
+    log-prob of each step under the policy at temperature 1; [n_steps, 5] when the sampler recorded
+    token statistics for a `hidden+logprob+entropy` head: then the step's mean and max entropy and
+    not-most-likely share), `step_scores` [n_steps].
     """
 
     prompt_index: int
@@ -42,6 +44,7 @@ class Candidate:
     step_scores: list[float] = field(default_factory=list)
     score: float = 0.0                 # trajectory score (aggregation of step_scores)
     think: bool = True                 # the model has a thinking span: the answer follows </think>
+    step_start: int = 0                # first token the first step may span (after <think>; steps.step_spans)
 
     @property
     def n_tokens(self) -> int:
@@ -50,3 +53,16 @@ class Candidate:
     @property
     def n_steps(self) -> int:
         return len(self.step_positions)
+
+
+def stack_step_features(candidates) -> tuple[torch.Tensor, torch.Tensor]:
+    """All candidates' step features as one batch: hidden [S, h] and statistics [S, k].
+
+    Step-less candidates (placeholders, empty completions) are left out, so their empty
+    tensors' widths never have to match the sampled ones.
+    """
+    with_steps = [c for c in candidates if c.step_hidden.shape[0]]
+    if not with_steps:
+        return torch.zeros(0, 0), torch.zeros(0, 2)
+    return (torch.cat([c.step_hidden for c in with_steps]).float(),
+            torch.cat([c.step_logprob for c in with_steps]).float())

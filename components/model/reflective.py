@@ -16,13 +16,13 @@ from pathlib import Path
 
 import torch
 
-from components.model.candidate import Candidate, SamplingConfig
+from components.model.candidate import Candidate, SamplingConfig, stack_step_features
 from components.atomic import save_dir
 from components.model.checkpoint import ModelDirError, ReflectiveSpec, check_model_dir, head_file
 from components.model.sampling import SampledBatch, sample_tokens
 from components.model.sprm_head import HEAD_FILE, Features, SPRMHead
 from components.model.steps import (Aggregation, StepTokens, aggregate_scores, inside_think_after,
-                                    step_logprob_features, step_positions)
+                                    pool_step_states, step_logprob_features, step_positions)
 
 
 DTYPE_NAMES = ("auto", "float32", "bfloat16", "float16")
@@ -181,7 +181,7 @@ class ReflectiveModel:
             max_new = min(sampling.max_new_tokens, self.max_positions - max(len(p) for _, p in chunk))
             batch = sample_tokens(self.model, [p for _, p in chunk], self.stop_ids(), sampling,
                                   max_new, gen, self.tokenizer.pad_token_id, self.spec.hidden_layer,
-                                  capture=capture)
+                                  capture=capture, stats=capture and self.reads_entropy)
             for row, (pi, prompt) in enumerate(chunk):
                 out[pi].append(self._candidate(pi, prompt, batch, row))
             if progress is not None:
@@ -201,25 +201,40 @@ class ReflectiveModel:
         length = int(batch.lengths[row])
         return self.candidate_from(pi, prompt, batch.tokens[row, :length].tolist(), batch.logprobs[row, :length],
                                    batch.hidden[row, :length] if batch.hidden is not None else None,
-                                   bool(batch.finished[row]))
+                                   bool(batch.finished[row]),
+                                   batch.stats[row, :length] if batch.stats is not None else None)
+
+    @property
+    def reads_entropy(self) -> bool:
+        """Whether the head reads the token entropy (sampling then records it, `sample_tokens(stats=)`)."""
+        return self.head.n_extra > 2
 
     def candidate_from(self, pi: int, prompt: list[int], ids: list[int], logprobs: torch.Tensor,
-                       hidden: torch.Tensor | None, finished: bool) -> Candidate:
-        """A completion `ids` of `prompt` with its per-token log-probs [T] and captured states [T, h]
-        (None: not captured) as a `Candidate` with its step features (not yet scored)."""
+                       hidden: torch.Tensor | None, finished: bool,
+                       token_stats: torch.Tensor | None = None) -> Candidate:
+        """A completion `ids` of `prompt` with its per-token log-probs [T], captured states [T, h]
+        (None: not captured) and token statistics [T, 2] (entropy, not-most-likely; None: not
+        recorded) as a `Candidate` with its step features (not yet scored)."""
         length = len(ids)
         inside = inside_think_after(prompt, self.step_tokens)
         positions = step_positions(ids, self.step_tokens, start_inside=inside)
         first = 0 if inside else _after_think_open(ids, self.step_tokens.think_open)
-        hidden = hidden[positions].float() if hidden is not None else torch.zeros(0)  # [n_steps, h]
+        hidden = self._step_states(hidden, positions, first) if hidden is not None else torch.zeros(0)  # [n_steps, h]
         text = self.tokenizer.decode(ids, skip_special_tokens=False)
         for stop in self._stop_special_texts():
             text = text.removesuffix(stop)
         return Candidate(
             prompt_index=pi, text=text, token_ids=ids, step_positions=positions,
-            step_hidden=hidden.cpu(), step_logprob=step_logprob_features(logprobs, positions, first),
+            step_hidden=hidden.cpu(), step_logprob=step_logprob_features(logprobs, positions, first, token_stats),
             mean_logprob=float(logprobs.mean()) if length else 0.0,
-            finished=finished, think=self.thinks)
+            finished=finished, think=self.thinks, step_start=first)
+
+    def _step_states(self, states: torch.Tensor, positions: list[int], first: int) -> torch.Tensor:
+        """What the head reads of captured states [T, h]: the state before each step token, or with
+        a `pooled+logprob` head the mean over the step's tokens. [n_steps, h] fp32."""
+        if self.head.pools:
+            return pool_step_states(states, positions, first)
+        return states[positions].float()
 
     def _stop_special_texts(self) -> list[str]:
         return [self.tokenizer.decode([i]) for i in self.stop_ids()]
@@ -227,7 +242,7 @@ class ReflectiveModel:
     # ------------------------------------------------------------------ scoring
     @torch.no_grad()
     def score_steps(self, step_hidden: torch.Tensor, step_logprob: torch.Tensor) -> torch.Tensor:
-        """Step scores in (0, 1) for captured features [n, h] and [n, 2]."""
+        """Step scores in (0, 1) for captured features [n, h] and [n, k] (k = 2 or 5)."""
         if step_hidden.shape[0] == 0:
             return torch.zeros(0)
         dev = next(self.head.parameters()).device
@@ -239,8 +254,7 @@ class ReflectiveModel:
         if not candidates:
             return
         self.head.eval()
-        scores = self.score_steps(torch.cat([c.step_hidden for c in candidates]),
-                                  torch.cat([c.step_logprob for c in candidates]))
+        scores = self.score_steps(*stack_step_features(candidates))
         offset = 0
         for c in candidates:
             c.step_scores = scores[offset: offset + c.n_steps].tolist()
@@ -260,8 +274,8 @@ class ReflectiveModel:
         for start in range(0, len(problems), batch_size):
             prompts = [self.encode_prompt(p) for p in problems[start:start + batch_size]]
             comps = [list(c) for c in completions[start:start + batch_size]]
-            hidden, logprobs = forward_features(self.model, prompts, comps, self.tokenizer.pad_token_id,
-                                                self.spec.hidden_layer)
+            hidden, logprobs, *stats = forward_features(self.model, prompts, comps, self.tokenizer.pad_token_id,
+                                                        self.spec.hidden_layer, stats=self.reads_entropy)
             for j, (prompt, ids) in enumerate(zip(prompts, comps)):
                 inside = inside_think_after(prompt, self.step_tokens)
                 positions = step_positions(ids, self.step_tokens, start_inside=inside)
@@ -269,9 +283,11 @@ class ReflectiveModel:
                 lp = logprobs[j, :len(ids)]
                 out.append(Candidate(
                     prompt_index=start + j, text=self.tokenizer.decode(ids), token_ids=ids,
-                    step_positions=positions, step_hidden=hidden[j, positions].float().cpu(),
-                    step_logprob=step_logprob_features(lp, positions, first),
-                    mean_logprob=float(lp.mean()) if ids else 0.0, finished=True, think=self.thinks))
+                    step_positions=positions, step_hidden=self._step_states(hidden[j, :len(ids)], positions, first).cpu(),
+                    step_logprob=step_logprob_features(lp, positions, first,
+                                                       stats[0][j, :len(ids)] if stats else None),
+                    mean_logprob=float(lp.mean()) if ids else 0.0, finished=True, think=self.thinks,
+                    step_start=first))
         self.score_candidates(out)
         return out
 

@@ -2,7 +2,9 @@
 
 Both functions return, for each completion token k, the token's log-prob under the policy at
 temperature 1 and the chosen layer's hidden state at the position that produced token k (the
-position just before it). Step features are read from these at the step-token indices.
+position just before it), and, with `stats`, its entropy and whether it was not the most likely
+token (components/model/steps.py `token_stats_from`). Step features are read from these at the
+step-token indices.
 """
 
 from __future__ import annotations
@@ -14,18 +16,20 @@ import torch
 
 from components.model.candidate import SamplingConfig
 from components.model import decoder
+from components.model.steps import token_stats_from
 from components.model.threads import decode_threads, num_threads
 
 
 @dataclass
 class SampledBatch:
-    """Shapes: tokens/logprobs [B, T], hidden [B, T, h], lengths/finished [B]."""
+    """Shapes: tokens/logprobs [B, T], hidden [B, T, h], stats [B, T, 2], lengths/finished [B]."""
 
     tokens: torch.Tensor
     logprobs: torch.Tensor
     hidden: torch.Tensor | None   # None when sampled without capture
     lengths: torch.Tensor
     finished: torch.Tensor
+    stats: torch.Tensor | None = None  # entropy, not-most-likely flag; None unless asked for
 
 
 def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,7 +109,7 @@ def invert_cdf(cdf: torch.Tensor, u: torch.Tensor, total: torch.Tensor | None = 
 def sample_tokens(model, prompts: Sequence[Sequence[int]], stop_ids: Sequence[int], cfg: SamplingConfig,
                   max_new_tokens: int, generator: torch.Generator, pad_id: int,
                   layer: int = -2, capture: bool = True, lean: bool | None = None,
-                  threads: int | None = None) -> SampledBatch:
+                  threads: int | None = None, stats: bool = False) -> SampledBatch:
     """Sample one completion per prompt with a KV cache, capturing features as it goes.
 
     `capture=False` skips the hidden states (plain sampling, the benchmark's baseline). `lean`
@@ -114,15 +118,18 @@ def sample_tokens(model, prompts: Sequence[Sequence[int]], stop_ids: Sequence[in
     intra-op threads while decoding; None takes the count fixed by configuration
     (components/model/threads.py). With the same seed, settings and thread count the result is
     bit-identical on one machine; another thread count may change the last bits of the log-probs.
+    `stats` also records each token's entropy and not-most-likely flag (what a
+    `hidden+logprob+entropy` head reads); it changes nothing that is sampled.
     """
     if threads is None:
         threads = decode_threads(model)
     with num_threads(threads):
-        return _sample(model, prompts, stop_ids, cfg, max_new_tokens, generator, pad_id, layer, capture, lean)
+        return _sample(model, prompts, stop_ids, cfg, max_new_tokens, generator, pad_id, layer, capture, lean,
+                       stats)
 
 
 def _sample(model, prompts, stop_ids, cfg: SamplingConfig, max_new_tokens: int, generator: torch.Generator,
-            pad_id: int, layer: int, capture: bool, lean: bool | None) -> SampledBatch:
+            pad_id: int, layer: int, capture: bool, lean: bool | None, stats: bool = False) -> SampledBatch:
     device = next(model.parameters()).device
     ids, mask = left_pad(prompts, pad_id, device)
     pos = position_ids(mask)
@@ -142,6 +149,7 @@ def _sample(model, prompts, stop_ids, cfg: SamplingConfig, max_new_tokens: int, 
     next_pos = pos[:, -1] + 1  # [B]
     tokens = torch.full((B, T), pad_id, dtype=torch.long, device=device)
     logprobs = torch.zeros((B, T), dtype=torch.float32, device=device)
+    token_stats = torch.zeros((B, T, 2), dtype=torch.float32, device=device) if stats else None
     hidden = torch.zeros((B, T, h.shape[-1]), dtype=h.dtype, device=device) if h is not None else None
     lengths = torch.full((B,), T, dtype=torch.long, device=device)
     finished = torch.zeros(B, dtype=torch.bool, device=device)
@@ -159,6 +167,8 @@ def _sample(model, prompts, stop_ids, cfg: SamplingConfig, max_new_tokens: int, 
         tok = torch.where(finished, torch.full_like(tok, pad_id), tok)
         tokens[:, t] = tok
         logprobs[:, t] = logp.gather(1, tok[:, None]).squeeze(-1)
+        if token_stats is not None:
+            token_stats[:, t] = token_stats_from(logp, tok)
         if hidden is not None:
             hidden[:, t] = h
         newly = torch.isin(tok, stops) & ~finished
@@ -181,16 +191,18 @@ def _sample(model, prompts, stop_ids, cfg: SamplingConfig, max_new_tokens: int, 
     lengths = lengths.clamp(max=steps_done)
     return SampledBatch(tokens[:, :steps_done].cpu(), logprobs[:, :steps_done].cpu(),
                         hidden[:, :steps_done].cpu() if hidden is not None else None,
-                        lengths.cpu(), finished.cpu())
+                        lengths.cpu(), finished.cpu(),
+                        token_stats[:, :steps_done].cpu() if token_stats is not None else None)
 
 
 @torch.no_grad()
 def forward_features(model, prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
-                     pad_id: int, layer: int = -2) -> tuple[torch.Tensor, torch.Tensor]:
+                     pad_id: int, layer: int = -2, stats: bool = False):
     """One forward pass over prompt+completion; features aligned to completion tokens.
 
     Returns hidden [B, Tc, h] (the state at the position before each completion token) and
-    logprobs [B, Tc] (that token's log-prob at temperature 1); Tc = longest completion.
+    logprobs [B, Tc] (that token's log-prob at temperature 1); Tc = longest completion. With
+    `stats`, a third tensor [B, Tc, 2]: each token's entropy and not-most-likely flag.
     """
     device = next(model.parameters()).device
     seqs = [list(p) + list(c) for p, c in zip(prompts, completions)]
@@ -202,6 +214,7 @@ def forward_features(model, prompts: Sequence[Sequence[int]], completions: Seque
     tc = max((len(c) for c in completions), default=0)
     hidden = torch.zeros((len(seqs), tc, states.shape[-1]), dtype=states.dtype)
     logprobs = torch.zeros((len(seqs), tc), dtype=torch.float32)
+    token_stats = torch.zeros((len(seqs), tc, 2), dtype=torch.float32)
     for i, comp in enumerate(completions):
         if not comp:
             continue
@@ -210,4 +223,6 @@ def forward_features(model, prompts: Sequence[Sequence[int]], completions: Seque
         hidden[i, :len(comp)] = states[i, producers].cpu()
         lp = torch.log_softmax(logits[i, producers], dim=-1)
         logprobs[i, :len(comp)] = lp.gather(1, ids[i, start:, None]).squeeze(-1).cpu()
-    return hidden, logprobs
+        if stats:
+            token_stats[i, :len(comp)] = token_stats_from(lp, ids[i, start:]).cpu()
+    return (hidden, logprobs, token_stats) if stats else (hidden, logprobs)

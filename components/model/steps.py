@@ -152,29 +152,77 @@ def step_positions(ids: Sequence[int], tokens: StepTokens, start_inside: bool = 
     return kept
 
 
-def step_logprob_features(token_logprobs: torch.Tensor, positions: Sequence[int],
-                          first_start: int = 0) -> torch.Tensor:
-    """Min and mean token log-prob of each step: the extra head input of `hidden+logprob`.
+def step_spans(positions: Sequence[int], first_start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tokens each step spans: token indices [N] and the step index of each [N].
 
     Step k spans the tokens after the previous kept step token (or from `first_start`) up to and
-    including its own step token. token_logprobs: [T]; returns [n_steps, 2]. Vectorised (one
-    scatter per candidate), since it runs on the sampling hot path.
+    including its own step token; tokens before `first_start` and after the last step are in none.
     """
     n = len(positions)
     if n == 0:
-        return torch.zeros(0, 2, dtype=torch.float32)
+        return torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
     pos = torch.as_tensor(positions, dtype=torch.long)  # [n]
     starts = torch.cat([pos.new_tensor([max(first_start, 0)]), pos[:-1] + 1]).clamp(max=pos)  # [n]
-    last = int(pos[-1]) + 1
-    lp = token_logprobs[:last].float()  # [last]
-    idx = torch.arange(last)
-    seg = torch.bucketize(idx, pos, right=False)  # [last] step index of each token
+    idx = torch.arange(int(pos[-1]) + 1)
+    seg = torch.bucketize(idx, pos, right=False)  # step index of each token up to the last step
     inside = idx >= starts[seg.clamp(max=n - 1)]
-    seg, vals = seg[inside], lp[inside]
+    return idx[inside], seg[inside]
+
+
+def step_logprob_features(token_logprobs: torch.Tensor, positions: Sequence[int],
+                          first_start: int = 0, token_stats: torch.Tensor | None = None) -> torch.Tensor:
+    """Min and mean token log-prob of each step: the extra head input of `hidden+logprob`.
+
+    Over the tokens of `step_spans`. token_logprobs: [T]; returns [n_steps, 2]. With `token_stats`
+    [T, 2] (each token's entropy and whether it was not the most likely token, captured from the
+    full logits) three columns follow: the step's mean and max entropy and its not-most-likely
+    share ([n_steps, 5], what `hidden+logprob+entropy` reads). Vectorised (one scatter per
+    candidate), since it runs on the sampling hot path.
+    """
+    n = len(positions)
+    width = 2 if token_stats is None else 5
+    if n == 0:
+        return torch.zeros(0, width, dtype=torch.float32)
+    tok, seg = step_spans(positions, first_start)
+    vals = token_logprobs.float()[tok]
     mins = torch.full((n,), float("inf")).scatter_reduce(0, seg, vals, "amin", include_self=True)
     sums = torch.zeros(n).index_add_(0, seg, vals)
     counts = torch.zeros(n).index_add_(0, seg, torch.ones_like(vals))
-    return torch.stack([mins, sums / counts], dim=-1)
+    cols = [mins, sums / counts]
+    if token_stats is not None:
+        st = token_stats.float()[tok]  # [tokens in steps, 2]
+        ent_sum = torch.zeros(n).index_add_(0, seg, st[:, 0])
+        ent_max = torch.full((n,), float("-inf")).scatter_reduce(0, seg, st[:, 0], "amax", include_self=True)
+        off_top = torch.zeros(n).index_add_(0, seg, st[:, 1])
+        cols += [ent_sum / counts, ent_max, off_top / counts]
+    return torch.stack(cols, dim=-1)
+
+
+def pool_step_states(states: torch.Tensor, positions: Sequence[int], first_start: int = 0) -> torch.Tensor:
+    """Mean of the captured states [T, h] over each step's tokens (`step_spans`): [n_steps, h], fp32.
+
+    What a `pooled+logprob` head reads instead of the state before the step token alone; state t
+    is the one that produced token t, as captured while sampling.
+    """
+    n = len(positions)
+    if n == 0:
+        return torch.zeros(0, states.shape[-1], dtype=torch.float32)
+    tok, seg = step_spans(positions, first_start)
+    sums = torch.zeros(n, states.shape[-1], dtype=torch.float32).index_add_(0, seg, states[tok].float())
+    counts = torch.zeros(n).index_add_(0, seg, torch.ones(len(tok)))
+    return sums / counts[:, None]
+
+
+def token_stats_from(logp: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """Per-token entropy and not-most-likely flag from log-probs `logp` [.., V] of tokens [..]: [.., 2].
+
+    The entropy is of the policy at temperature 1 (as the log-probs are); a token is "not the
+    most likely" when another token had a strictly higher probability.
+    """
+    ent = torch.special.entr(logp.exp()).sum(-1)                              # [..]
+    chosen = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)               # [..]
+    off_top = (chosen < logp.amax(-1)).to(logp.dtype)                        # [..]
+    return torch.stack([ent, off_top], dim=-1)
 
 
 def aggregate_scores(scores: torch.Tensor | Sequence[float], how: Aggregation = "geometric") -> float:

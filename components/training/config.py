@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from components.model.sprm_head import Features
 from components.config import ConfigError
 
 
@@ -163,9 +164,16 @@ class TrainConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     steps: int = 100
     seed: int = 0
+    # What a fresh SPRM head reads (components/model/sprm_head.py); None: the model's own head.
+    # A step-feature trial (issue 14 item 3): `hidden+logprob+entropy` adds the step's entropy and
+    # not-most-likely share, which only the hf rollout backend records (vLLM gives no full logits).
+    sprm_features: Features | None = None
 
     def __post_init__(self) -> None:
         _check(self.steps >= 1, f"steps must be >= 1, got {self.steps}")
+        _check(not (self.sprm_features == "hidden+logprob+entropy" and self.rollout.backend == "vllm"),
+               "sprm_features: hidden+logprob+entropy needs the token entropy, which rollout.backend vllm "
+               "does not return; use rollout.backend hf or sprm_features hidden+logprob")
 
 
 def with_overrides(cfg: TrainConfig, steps: int | None = None, loss: str | None = None) -> TrainConfig:

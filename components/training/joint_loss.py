@@ -36,15 +36,27 @@ class PolicyWithHead(nn.Module):
         self.head = head
         self.backbone_grad_scale = backbone_grad_scale
         self.hidden_layer = hidden_layer
+        self.pool_steps = bool(getattr(head, "pools", False))   # a pooled+logprob head: mean over each step
         self.last_step_hidden: torch.Tensor | None = None   # [S, h] of the latest forward, detached
 
     def forward(self, input_ids, attention_mask, position_ids, step_rows, step_cols, step_logprob,
-                response_width: int):
-        """Returns response logits [B, Tc, V] and step logits [S]."""
+                response_width: int, spans: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None):
+        """Returns response logits [B, Tc, V] and step logits [S]. `spans` (rows, cols, step index,
+        each [N]; `RolloutBatch.span_*`) are what a pooled head averages over."""
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                          output_hidden_states=True, use_cache=False, logits_to_keep=response_width + 1)
         logits = out.logits[:, :-1]                                     # [B, Tc, V], predicts responses
-        h = out.hidden_states[self.hidden_layer][step_rows, step_cols]  # [S, h]
+        states = out.hidden_states[self.hidden_layer]                   # [B, P + Tc, h]
+        if self.pool_steps:
+            if spans is None:
+                raise ValueError("a pooled+logprob head needs the step spans (RolloutBatch.span_*)")
+            rows, cols, seg = spans
+            tok = states[rows, cols].float()                            # [N, h]
+            sums = tok.new_zeros(step_rows.shape[0], tok.shape[-1]).index_add(0, seg, tok)
+            counts = tok.new_zeros(step_rows.shape[0]).index_add(0, seg, tok.new_ones(seg.shape[0]))
+            h = sums / counts.clamp(min=1)[:, None]                     # [S, h], as steps.pool_step_states
+        else:
+            h = states[step_rows, step_cols]                            # [S, h]
         self.last_step_hidden = h.detach()                              # head scores for tracking (vLLM rollouts)
         h = scale_backbone_grad(h.float(), self.backbone_grad_scale)
         return logits, self.head(h, step_logprob)                       # [B, Tc, V], [S]
@@ -94,9 +106,7 @@ def head_loss(step_logits: torch.Tensor, batch: RolloutBatch, cfg: TrainConfig, 
     spr = spr_loss(step_logits, labels, spr_kind, cfg.spr.pos_weight, totals=totals)
     loss, pairwise = spr.loss, float("nan")
     if cfg.spr.pairwise_coef > 0:
-        _, pairs = group_pairwise_loss(step_logits.detach(), batch.step_rows, labels, cfg.rollout.group_size)
-        term, _ = group_pairwise_loss(step_logits, batch.step_rows, labels, cfg.rollout.group_size,
-                                      total_pairs=reduce_sum(pairs))
+        term, _ = group_pairwise_loss(step_logits, batch.step_rows, labels, cfg.rollout.group_size, reduce_sum)
         loss = loss + cfg.spr.pairwise_coef * term
         pairwise = reduce_sum(_item(term))
     return HeadLoss(loss, spr, totals, pairwise)
@@ -129,7 +139,8 @@ def joint_loss(joint: nn.Module, batch: RolloutBatch, advantages: torch.Tensor, 
     """
     tc = batch.responses.shape[1]
     logits, step_logits = joint(batch.input_ids, batch.attention_mask, batch.position_ids, batch.step_rows,
-                                batch.step_cols, batch.step_logprob, tc)
+                                batch.step_cols, batch.step_logprob, tc,
+                                (batch.span_rows, batch.span_cols, batch.span_steps))
     logprob, token_entropy = logprobs_and_entropy(logits, batch.responses, cfg.rollout.temperature)  # [B, Tc] x 2
     mask = batch.response_mask                                         # [B, Tc]
     n_local = float(mask.sum())

@@ -19,6 +19,7 @@ import torch
 
 from components.model.candidate import Candidate
 from components.model.sampling import position_ids
+from components.model.steps import step_spans
 
 
 class TrainingDataError(ValueError):
@@ -97,8 +98,9 @@ class RolloutBatch:
 
     `input_ids`, `attention_mask`, `position_ids` [B, P + Tc]; `responses`, `response_mask` [B, Tc];
     `step_rows`, `step_cols` [S] (row and sequence column of the position that produced each kept
-    step token, i.e. P + k - 1 for step token k); `step_logprob` [S, 2] (from the sampling pass,
-    no grad); `step_labels` [S] (1.0 for steps of correct trajectories); `rewards` [B].
+    step token, i.e. P + k - 1 for step token k); `step_logprob` [S, k] (from the sampling pass,
+    no grad); `step_labels` [S] (1.0 for steps of correct trajectories); `rewards` [B]; `span_*` [N]
+the producing positions of every token inside a step and the step each belongs to.
     """
 
     input_ids: torch.Tensor
@@ -112,6 +114,9 @@ class RolloutBatch:
     step_labels: torch.Tensor
     rewards: torch.Tensor
     prompt_width: int
+    span_rows: torch.Tensor | None = None   # [N] row, column and step index of every token inside a
+    span_cols: torch.Tensor | None = None   # step (steps.step_spans): what a `pooled+logprob` head
+    span_steps: torch.Tensor | None = None  # averages over
 
     def to(self, device: torch.device | str) -> RolloutBatch:
         moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in vars(self).items()}
@@ -133,6 +138,7 @@ def build_batch(prompts: Sequence[Sequence[int]], candidates: Sequence[Candidate
     attention_mask = torch.zeros((B, P + Tc), dtype=torch.long)
     response_mask = torch.zeros((B, Tc), dtype=torch.long)
     rows, cols, feats, labels = [], [], [], []
+    span_rows, span_cols, span_steps = [], [], []
     for i, (prompt, cand, r) in enumerate(zip(prompts, candidates, rewards)):
         input_ids[i, P - len(prompt): P] = torch.tensor(list(prompt), dtype=torch.long)
         attention_mask[i, P - len(prompt): P] = 1
@@ -144,7 +150,12 @@ def build_batch(prompts: Sequence[Sequence[int]], candidates: Sequence[Candidate
         for k in cand.step_positions:
             rows.append(i)
             cols.append(P + k - 1)
-        feats.append(cand.step_logprob.reshape(-1, 2).float())
+        if cand.n_steps:
+            feats.append(cand.step_logprob.float())
+            tok, seg = step_spans(cand.step_positions, cand.step_start)
+            span_rows.append(torch.full_like(tok, i))
+            span_cols.append(P + tok - 1)
+            span_steps.append(seg + len(rows) - cand.n_steps)
         labels.extend([1.0 if r > 0.5 else 0.0] * cand.n_steps)
     return RolloutBatch(
         input_ids=input_ids,
@@ -158,4 +169,7 @@ def build_batch(prompts: Sequence[Sequence[int]], candidates: Sequence[Candidate
         step_labels=torch.tensor(labels, dtype=torch.float32),
         rewards=torch.tensor(list(rewards), dtype=torch.float32),
         prompt_width=P,
+        span_rows=torch.cat(span_rows) if span_rows else torch.zeros(0, dtype=torch.long),
+        span_cols=torch.cat(span_cols) if span_cols else torch.zeros(0, dtype=torch.long),
+        span_steps=torch.cat(span_steps) if span_steps else torch.zeros(0, dtype=torch.long),
     )

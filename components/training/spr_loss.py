@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -147,7 +148,7 @@ def spr_loss(
 
 
 def group_pairwise_loss(logits: torch.Tensor, rows: torch.Tensor, labels: torch.Tensor, group_size: int,
-                        total_pairs: float | None = None) -> tuple[torch.Tensor, float]:
+                        reduce_sum: Callable[[float], float] | None = None) -> tuple[torch.Tensor, float]:
     """A within-group ranking term on trajectory scores (issue 14 item 3; not in the paper).
 
     Best-of-N only compares one problem's candidates, so this term asks exactly that: in each GRPO
@@ -155,9 +156,12 @@ def group_pairwise_loss(logits: torch.Tensor, rows: torch.Tensor, labels: torch.
     `softplus(s_j - s_i)` with `s` the log geometric mean of the step scores (eq. 5's aggregation,
     `mean_t log sigmoid(logit_t)`). Rows without steps take no part. `logits`, `rows`, `labels` [S]
     (step logits, their row in the batch, 1.0 for a correct row); returns (mean over pairs, pairs).
-    `total_pairs` (data-parallel shards): the batch-wide pair count the sum is divided by.
+    `reduce_sum` (data-parallel shards) sums the pair count over processes: the sum is divided by
+    the batch-wide count (every process must call it, as every one does with steps or without).
     """
     if logits.numel() == 0:
+        if reduce_sum is not None:
+            reduce_sum(0.0)                                                  # keep the collective in step
         return logits.sum() * 0.0, 0.0
     n_rows = int(rows.max()) + 1
     log_p = F.logsigmoid(logits)
@@ -172,7 +176,8 @@ def group_pairwise_loss(logits: torch.Tensor, rows: torch.Tensor, labels: torch.
              & has[:, None] & has[None, :])                                  # [i correct, j incorrect]
     n_pairs = float(pairs.sum())
     diff = score[None, :] - score[:, None]                                   # s_j - s_i
-    value = (F.softplus(diff) * pairs).sum() / max(total_pairs if total_pairs is not None else n_pairs, 1.0)
+    total = reduce_sum(n_pairs) if reduce_sum is not None else n_pairs
+    value = (F.softplus(diff) * pairs).sum() / max(total, 1.0)
     return value, n_pairs
 
 

@@ -27,6 +27,7 @@ from components.atomic import write_text
 from components.config import as_flat_dict
 from components.console import say
 from components.model.candidate import SamplingConfig
+from components.model.sprm_head import SPRMHead
 from components.rewards.grading import reward as grade_reward
 from components.signals import route_sigterm
 from components.training import checkpointing as ckpt
@@ -104,6 +105,12 @@ def setup(cfg: TrainConfig, model_dir: Path, data_path: Path, out_dir: Path, tra
         say(f"train: resuming from {latest} (step {loaded.state.step})")
     torch.manual_seed(cfg.seed)                  # the fresh head's initialisation
     rm = ReflectiveModel.load(loaded.model_dir if loaded else model_dir, device=str(acc.device))
+    if cfg.sprm_features is not None and cfg.sprm_features != rm.head.features:
+        # A resumed run's checkpoint already holds the new head; this is a fresh start only.
+        say(f"train: a fresh {cfg.sprm_features} head replaces the model's {rm.head.features} head "
+            "(train.sprm_features)")
+        rm.head = SPRMHead(rm.head.hidden_size, cfg.sprm_features).to(acc.device)
+        rm.spec = dataclasses.replace(rm.spec, sprm_features=cfg.sprm_features)
     ref_model = None
     if cfg.grpo.kl_coef > 0:                     # the reference is always the initial policy
         ref_model = ReflectiveModel.load(model_dir, device=str(acc.device)).model

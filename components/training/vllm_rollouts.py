@@ -89,7 +89,8 @@ def candidate_from_tokens(rm, prompt_index: int, prompt: Sequence[int], ids: Seq
     hidden = rm.model.config.get_text_config().hidden_size
     return Candidate(prompt_index=prompt_index, text=text, token_ids=ids, step_positions=positions,
                      step_hidden=torch.zeros(0, hidden), step_logprob=step_logprob_features(lp, positions, first),
-                     mean_logprob=float(lp.mean()) if ids else 0.0, finished=finished)
+                     mean_logprob=float(lp.mean()) if ids else 0.0, finished=finished, think=rm.thinks,
+                     step_start=first)
 
 
 class VLLMRollouts:

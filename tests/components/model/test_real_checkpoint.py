@@ -48,6 +48,19 @@ def test_captured_steps_equal_second_pass(smol):
         assert a.step_scores == pytest.approx(b.step_scores, abs=1e-4)
 
 
+def test_vllm_rollout_candidates_grade_without_a_thinking_span(smol):
+    """Rollout candidates rebuilt from engine output (ids + log-probs) keep the model's no-think
+    reading, so a box in a SmolLM2 completion earns its reward (it once read as `<think>`-less: 0)."""
+    from components.rewards.grading import reward
+    from components.training.vllm_rollouts import candidate_from_tokens
+
+    prompt = smol.encode_prompt(PROBLEMS[0])
+    ids = smol.tokenizer.encode("3 + 5 = 8.\n\nSo the answer is \\boxed{8}.", add_special_tokens=False)
+    cand = candidate_from_tokens(smol, 0, prompt, ids, [-0.5] * len(ids), True)
+    assert cand.think is False and cand.n_steps >= 1
+    assert reward(cand.text, "8", 0.0, cand.think) == 1.0
+
+
 def test_solve_json_scores_steps(smollm2_dir, capsys):
     from flows.cli import main
 

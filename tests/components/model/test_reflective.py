@@ -109,3 +109,51 @@ def test_empty_and_overlong_prompts(rm):
 def test_completion_without_steps_scores_zero(rm):
     cand = rm.score_second_pass(["Compute 1+1."], [rm.tokenizer.encode("2", add_special_tokens=False)])[0]
     assert cand.n_steps == 0 and cand.score == 0.0
+
+
+def test_entropy_features_are_captured_and_equal_second_pass(sft_tiny_dir):
+    """A `hidden+logprob+entropy` head: sampling records the token statistics (the same draw as
+    without them), and capture equals one plain forward pass."""
+    base = ReflectiveModel.load(sft_tiny_dir)
+    rm = ReflectiveModel.load(sft_tiny_dir)
+    torch.manual_seed(0)
+    rm.head = SPRMHead(rm.model.config.hidden_size, "hidden+logprob+entropy").eval()
+    assert rm.reads_entropy and not base.reads_entropy
+    cfg = SamplingConfig(max_new_tokens=48)
+    cands = [c for cs in rm.generate(PROBLEMS, 4, cfg, seed=11) for c in cs]
+    plain = [c for cs in base.generate(PROBLEMS, 4, cfg, seed=11) for c in cs]
+    assert [c.token_ids for c in cands] == [c.token_ids for c in plain]   # recording draws nothing
+    second = rm.score_second_pass([PROBLEMS[c.prompt_index] for c in cands], [c.token_ids for c in cands])
+    assert sum(c.n_steps for c in cands) > 0
+    for a, b, p in zip(cands, second, plain):
+        assert a.step_logprob.shape == (a.n_steps, 5)
+        assert torch.equal(a.step_logprob[:, :2], p.step_logprob)          # the first two columns unchanged
+        assert torch.allclose(a.step_logprob, b.step_logprob, atol=1e-4)
+        assert a.step_scores == pytest.approx(b.step_scores, abs=1e-4)
+        if a.n_steps:
+            ent_mean, ent_max, off_top = a.step_logprob[:, 2], a.step_logprob[:, 3], a.step_logprob[:, 4]
+            assert bool((ent_mean > 0).all()) and bool((ent_max >= ent_mean - 1e-6).all())
+            assert bool(((off_top >= 0) & (off_top <= 1)).all())
+
+
+def test_entropy_head_refuses_candidates_without_entropy(sft_tiny_dir):
+    rm = ReflectiveModel.load(sft_tiny_dir)
+    head = SPRMHead(rm.model.config.hidden_size, "hidden+logprob+entropy")
+    with pytest.raises(ValueError, match="vLLM backend"):
+        head(torch.zeros(3, rm.model.config.hidden_size), torch.zeros(3, 2))
+
+
+def test_pooled_head_reads_the_steps_mean_state_and_equals_second_pass(sft_tiny_dir):
+    rm = ReflectiveModel.load(sft_tiny_dir)
+    torch.manual_seed(0)
+    rm.head = SPRMHead(rm.model.config.hidden_size, "pooled+logprob").eval()
+    cands = [c for cs in rm.generate(PROBLEMS, 4, SamplingConfig(max_new_tokens=48), seed=11) for c in cs]
+    second = rm.score_second_pass([PROBLEMS[c.prompt_index] for c in cands], [c.token_ids for c in cands])
+    last_only = ReflectiveModel.load(sft_tiny_dir).score_second_pass([PROBLEMS[c.prompt_index] for c in cands],
+                                                                      [c.token_ids for c in cands])
+    assert sum(c.n_steps for c in cands) > 0
+    for a, b, c in zip(cands, second, last_only):
+        assert torch.allclose(a.step_hidden, b.step_hidden, atol=1e-4)
+        assert a.step_scores == pytest.approx(b.step_scores, abs=1e-4)
+        if a.n_steps and len(a.token_ids) > a.n_steps:
+            assert not torch.allclose(a.step_hidden, c.step_hidden)   # a mean, not the state before the step token

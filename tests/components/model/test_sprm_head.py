@@ -60,3 +60,16 @@ def test_corrupt_file_names_the_file(tmp_path):
     (tmp_path / "sprm_head.safetensors").write_bytes(b"not a tensor file")
     with pytest.raises(HeadFileError, match="sprm_head.safetensors"):
         SPRMHead.load(tmp_path / "sprm_head.safetensors", 16)
+
+
+def test_entropy_head_reads_five_statistics_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    head = SPRMHead(16, "hidden+logprob+entropy").eval()
+    assert sum(p.numel() for p in head.parameters()) == head_parameter_count(16, "hidden+logprob+entropy")
+    head.save(tmp_path / "sprm_head.safetensors")
+    loaded = SPRMHead.load(tmp_path / "sprm_head.safetensors", 16).eval()
+    assert loaded.features == "hidden+logprob+entropy"
+    x, stats = torch.randn(4, 16), torch.randn(4, 5)
+    assert torch.equal(head(x, stats), loaded(x, stats))
+    two = SPRMHead(16, "hidden+logprob").eval()
+    assert torch.equal(two(x, stats), two(x, stats[:, :2]))      # a two-feature head reads the first two

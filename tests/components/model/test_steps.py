@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from components.model.steps import (StepTokenError, StepTokens, aggregate_scores, step_logprob_features,
-                                    step_positions)
+                                    pool_step_states, step_positions, token_stats_from)
 
 ST = StepTokens(frozenset({9}), think_open=1, think_close=2)
 
@@ -135,3 +135,30 @@ def test_step_logprob_features():
     feats = step_logprob_features(lp, [2, 4], first_start=1)
     assert feats[0].tolist() == pytest.approx([-1.0, -0.6])
     assert feats[1].tolist() == pytest.approx([-3.0, -1.75])
+
+
+def test_step_features_with_token_stats():
+    """The entropy columns: per step, mean and max token entropy and the not-most-likely share."""
+    lp = torch.tensor([-0.1, -1.0, -0.2, -3.0, -0.5])
+    stats = torch.tensor([[9.0, 1.0], [0.5, 0.0], [1.5, 1.0], [2.0, 1.0], [0.2, 0.0]])
+    feats = step_logprob_features(lp, [2, 4], first_start=1, token_stats=stats)
+    assert feats.shape == (2, 5)
+    assert feats[0].tolist() == pytest.approx([-1.0, -0.6, 1.0, 1.5, 0.5])   # token 0 is before the first step
+    assert feats[1].tolist() == pytest.approx([-3.0, -1.75, 1.1, 2.0, 0.5])
+    assert step_logprob_features(lp, [], token_stats=stats).shape == (0, 5)
+
+
+def test_token_stats_from_logits():
+    logp = torch.log_softmax(torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), -1)
+    stats = token_stats_from(logp, torch.tensor([1, 0]))
+    p = logp[0].exp()
+    assert stats[0, 0].item() == pytest.approx(float(-(p * p.log()).sum()))
+    assert stats[1, 0].item() == pytest.approx(math.log(3))
+    assert stats[:, 1].tolist() == [1.0, 0.0]           # row 0: not the most likely; row 1: a tie counts as most likely
+
+
+def test_pooled_step_states_average_each_steps_tokens():
+    states = torch.arange(10.0).reshape(5, 2)          # token t's state is [2t, 2t+1]
+    pooled = pool_step_states(states, [2, 4], first_start=1)
+    assert pooled.tolist() == [[3.0, 4.0], [7.0, 8.0]]   # tokens 1-2 and 3-4
+    assert pool_step_states(states, []).shape == (0, 2)

@@ -163,15 +163,20 @@ def test_group_pairwise_loss_by_hand_and_only_within_a_group():
     # group size 4 pairs row 0 with rows 1, 2 and 3 as well
     _, pairs4 = group_pairwise_loss(logits.detach(), rows, labels, group_size=4)
     assert pairs4 == 3.0
-    # the batch-wide pair count divides the sum (data-parallel shards)
-    half, _ = group_pairwise_loss(logits.detach(), rows, labels, group_size=2, total_pairs=2.0)
-    assert half.item() == pytest.approx(value.item() / 2)
+    # the batch-wide pair count divides the sum (data-parallel shards: two with one pair each)
+    seen = []
+    half, _ = group_pairwise_loss(logits.detach(), rows, labels, group_size=2,
+                                  reduce_sum=lambda n: seen.append(n) or 2 * n)
+    assert seen == [1.0] and half.item() == pytest.approx(value.item() / 2)
 
 
 def test_group_pairwise_loss_of_no_steps_is_a_connected_zero():
     from components.training.spr_loss import group_pairwise_loss
 
     logits = torch.zeros(0, requires_grad=True)
-    value, pairs = group_pairwise_loss(logits, torch.zeros(0, dtype=torch.long), torch.zeros(0), 8)
+    seen = []
+    value, pairs = group_pairwise_loss(logits, torch.zeros(0, dtype=torch.long), torch.zeros(0), 8,
+                                       reduce_sum=seen.append)
     value.backward()
     assert value.item() == 0.0 and pairs == 0.0
+    assert seen == [0.0]                                     # a shard without steps still joins the count

@@ -39,6 +39,10 @@ def test_unknown_key_and_bad_values_are_refused():
         build(TrainConfig, {"spr": {"head_updates": 0}}, "train")
     with pytest.raises(ConfigError, match="spr.pairwise_coef must be >= 0"):
         build(TrainConfig, {"spr": {"pairwise_coef": -1}}, "train")
+    with pytest.raises(ConfigError, match="sprm_features"):
+        build(TrainConfig, {"sprm_features": "hidden+entropy"}, "train")
+    with pytest.raises(ConfigError, match="rollout.backend vllm"):
+        build(TrainConfig, {"sprm_features": "hidden+logprob+entropy", "rollout": {"backend": "vllm"}}, "train")
 
 
 def test_head_lr_boost_during_warmup_only():

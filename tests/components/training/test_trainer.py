@@ -281,3 +281,18 @@ def test_more_head_updates_move_the_head_only_and_the_pairwise_term_is_logged(ad
                        adder_data, tmp_path / "paired", None, resume=False, log=quiet)
     assert paired.history[0]["train/spr_pairwise"] > 0
     assert paired.history[0]["train/spr_loss"] == pytest.approx(one.history[0]["train/spr_loss"], rel=1e-6)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("features,extra", [("hidden+logprob+entropy", 5), ("pooled+logprob", 2)])
+def test_step_feature_switch_trains_a_fresh_head_of_that_kind(adder_policy, adder_data, tmp_path, features, extra):
+    """`train.sprm_features` replaces the model's head with a fresh one of that kind (five step
+    statistics with the entropy; the step's mean state when pooled), trains it, and saves its kind."""
+    from components.model.reflective import ReflectiveModel
+
+    res = run_train(small_cfg(steps=2, sprm_features=features), adder_policy, adder_data,
+                    tmp_path / "feat", None, resume=False, log=quiet)
+    rm = ReflectiveModel.load(res.model_dir)
+    assert rm.head.features == features and rm.spec.sprm_features == features
+    assert rm.head[0].in_features == rm.model.config.hidden_size + extra
+    assert all(math.isfinite(h["train/spr_loss"]) for h in res.history)

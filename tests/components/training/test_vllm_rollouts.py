@@ -54,15 +54,20 @@ def test_engine_and_sampling_settings_follow_the_trainer(tmp_path):
     assert p["stop_token_ids"] == [2, 5] and p["logprobs"] == 0   # the sampled token's raw log-prob
 
 
-def test_update_pass_gives_the_captured_features_and_scores(adder_policy):
-    """Candidates from (ids, log-probs) + head scores from the update forward == the captured path."""
+@pytest.mark.parametrize("features", ["hidden+logprob", "pooled+logprob"])
+def test_update_pass_gives_the_captured_features_and_scores(adder_policy, features):
+    """Candidates from (ids, log-probs) + head scores from the update forward == the captured path,
+    for a head on the state before the step token and for one on the step's mean state."""
     from components.model.reflective import ReflectiveModel
     from components.model.sampling import forward_features
     from components.training.joint_loss import PolicyWithHead
     from components.training.rollouts import build_batch
 
     torch.manual_seed(0)
-    rm = ReflectiveModel.load(adder_policy, features="hidden+logprob")
+    rm = ReflectiveModel.load(adder_policy, features=features)
+    if rm.head.features != features:                           # the policy's directory holds another head
+        from components.model.sprm_head import SPRMHead
+        rm.head = SPRMHead(rm.model.config.hidden_size, features).eval()
     problems = ["Compute 1+2.", "Compute 3+4."]
     groups = rm.generate(problems, 3, SamplingConfig(max_new_tokens=24), seed=5)   # captured + scored
     captured = [c for g in groups for c in g]
@@ -75,14 +80,16 @@ def test_update_pass_gives_the_captured_features_and_scores(adder_policy):
                                      logprobs[i, :c.n_tokens].tolist(), c.finished)
                for i, c in enumerate(captured)]
     for a, b in zip(captured, rebuilt):
-        assert (a.text, a.step_positions) == (b.text, b.step_positions)
+        assert (a.text, a.step_positions, a.step_start, a.think) == (b.text, b.step_positions, b.step_start, b.think)
         assert torch.allclose(a.step_logprob, b.step_logprob, atol=1e-4)
         assert b.step_hidden.shape[0] == 0                    # no hidden states from the engine
     batch = build_batch([prompts[c.prompt_index] for c in rebuilt], rebuilt, [1.0] * len(rebuilt),
                         rm.tokenizer.pad_token_id)
     joint = PolicyWithHead(rm.model, rm.head, 1e-4, rm.spec.hidden_layer)
     joint(batch.input_ids, batch.attention_mask, batch.position_ids, batch.step_rows, batch.step_cols,
-          batch.step_logprob, batch.responses.shape[1])
+          batch.step_logprob, batch.responses.shape[1], (batch.span_rows, batch.span_cols, batch.span_steps))
+    assert torch.allclose(joint.last_step_hidden, torch.cat([a.step_hidden for a in captured if a.n_steps]),
+                          atol=1e-4)
     scores_from_update(rm, joint.last_step_hidden, batch, rebuilt)
     assert rm.head.training is False
     for a, b in zip(captured, rebuilt):
