@@ -42,7 +42,7 @@ from components.config import ConfigError
 from components.console import say
 from components.tracking.connection import RetryPolicy, with_retries
 from components.tracking.lineage import dir_digest
-from components.registry.limits import DEFAULT_EFFORT, RequestRefused, ServingLimits, check_request, parse_effort
+from components.registry.limits import DEFAULT_EFFORT, RequestRefused, ServingLimits, check_request
 from components.tracking.store import ensure_experiment
 
 MODEL_ARTIFACT = "reflective_model"

@@ -12,8 +12,9 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from components.tracking.connection import RegistryUnavailableError
+from components.registry.limits import parse_effort
 from components.registry.pyfunc import (RegisterConfig, default_temperature, download_model_dir, model_signature,
-                                        parse_effort, problems_from_input, register_model)
+                                        problems_from_input, register_model)
 from components.registry.serving import free_port
 
 NAME = "reflective-math"
