@@ -168,7 +168,7 @@ def _sample(model, prompts, stop_ids, cfg: SamplingConfig, max_new_tokens: int, 
         tokens[:, t] = tok
         logprobs[:, t] = logp.gather(1, tok[:, None]).squeeze(-1)
         if token_stats is not None:
-            token_stats[:, t] = token_stats_from(logp, tok)
+            token_stats[:, t] = token_stats_from(logp, logprobs[:, t])
         if hidden is not None:
             hidden[:, t] = h
         newly = torch.isin(tok, stops) & ~finished
@@ -222,7 +222,8 @@ def forward_features(model, prompts: Sequence[Sequence[int]], completions: Seque
         producers = torch.arange(start - 1, width - 1, device=device)
         hidden[i, :len(comp)] = states[i, producers].cpu()
         lp = torch.log_softmax(logits[i, producers], dim=-1)
-        logprobs[i, :len(comp)] = lp.gather(1, ids[i, start:, None]).squeeze(-1).cpu()
+        chosen = lp.gather(1, ids[i, start:, None]).squeeze(-1)       # [len(comp)]
+        logprobs[i, :len(comp)] = chosen.cpu()
         if stats:
-            token_stats[i, :len(comp)] = token_stats_from(lp, ids[i, start:]).cpu()
+            token_stats[i, :len(comp)] = token_stats_from(lp, chosen).cpu()
     return (hidden, logprobs, token_stats) if stats else (hidden, logprobs)

@@ -186,16 +186,12 @@ def step_logprob_features(token_logprobs: torch.Tensor, positions: Sequence[int]
     tok, seg = step_spans(positions, first_start)
     vals = token_logprobs.float()[tok]
     mins = torch.full((n,), float("inf")).scatter_reduce(0, seg, vals, "amin", include_self=True)
-    sums = torch.zeros(n).index_add_(0, seg, vals)
-    counts = torch.zeros(n).index_add_(0, seg, torch.ones_like(vals))
-    cols = [mins, sums / counts]
-    if token_stats is not None:
-        st = token_stats.float()[tok]  # [tokens in steps, 2]
-        ent_sum = torch.zeros(n).index_add_(0, seg, st[:, 0])
-        ent_max = torch.full((n,), float("-inf")).scatter_reduce(0, seg, st[:, 0], "amax", include_self=True)
-        off_top = torch.zeros(n).index_add_(0, seg, st[:, 1])
-        cols += [ent_sum / counts, ent_max, off_top / counts]
-    return torch.stack(cols, dim=-1)
+    if token_stats is None:
+        return torch.stack([mins, segment_mean(vals, seg, n)], dim=-1)
+    st = token_stats.float()[tok]  # [tokens in steps, 2]: entropy, not-most-likely
+    means = segment_mean(torch.stack([vals, st[:, 0], st[:, 1]], dim=-1), seg, n)  # [n, 3]
+    ent_max = torch.full((n,), float("-inf")).scatter_reduce(0, seg, st[:, 0], "amax", include_self=True)
+    return torch.stack([mins, means[:, 0], means[:, 1], ent_max, means[:, 2]], dim=-1)
 
 
 def pool_step_states(states: torch.Tensor, positions: Sequence[int], first_start: int = 0) -> torch.Tensor:
@@ -208,19 +204,32 @@ def pool_step_states(states: torch.Tensor, positions: Sequence[int], first_start
     if n == 0:
         return torch.zeros(0, states.shape[-1], dtype=torch.float32)
     tok, seg = step_spans(positions, first_start)
-    sums = torch.zeros(n, states.shape[-1], dtype=torch.float32).index_add_(0, seg, states[tok].float())
-    counts = torch.zeros(n).index_add_(0, seg, torch.ones(len(tok)))
-    return sums / counts[:, None]
+    return segment_mean(states[tok].float(), seg, n)
 
 
-def token_stats_from(logp: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """Per-token entropy and not-most-likely flag from log-probs `logp` [.., V] of tokens [..]: [.., 2].
+def segment_mean(values: torch.Tensor, seg: torch.Tensor, n: int) -> torch.Tensor:
+    """Mean of `values` [N, ...] over the rows of each segment: seg [N] in [0, n) -> [n, ...].
+
+    The step pooling shared by capture (`pool_step_states`, `step_logprob_features`) and the
+    training forward (over `step_spans`' tokens); out of place, so gradients flow. An empty
+    segment's mean is 0.
+
+    >>> segment_mean(torch.tensor([1., 3., 5.]), torch.tensor([0, 0, 1]), 3).tolist()
+    [2.0, 5.0, 0.0]
+    """
+    sums = values.new_zeros((n, *values.shape[1:])).index_add(0, seg, values)
+    counts = values.new_zeros(n).index_add(0, seg, values.new_ones(seg.shape[0])).clamp(min=1)
+    return sums / counts.view(n, *([1] * (values.dim() - 1)))
+
+
+def token_stats_from(logp: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+    """Per-token entropy and not-most-likely flag: [.., 2] from the log-probs `logp` [.., V] and the
+    sampled tokens' own log-probs `chosen` [..] (already gathered by the caller).
 
     The entropy is of the policy at temperature 1 (as the log-probs are); a token is "not the
     most likely" when another token had a strictly higher probability.
     """
     ent = torch.special.entr(logp.exp()).sum(-1)                              # [..]
-    chosen = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)               # [..]
     off_top = (chosen < logp.amax(-1)).to(logp.dtype)                        # [..]
     return torch.stack([ent, off_top], dim=-1)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from components.model.steps import segment_mean
 from components.training.config import TrainConfig
 from components.training.grpo import clipped_policy_loss, logprobs_and_entropy, low_var_kl, masked_mean
 from components.training.rollouts import RolloutBatch
@@ -51,10 +52,7 @@ class PolicyWithHead(nn.Module):
             if spans is None:
                 raise ValueError("a pooled+logprob head needs the step spans (RolloutBatch.span_*)")
             rows, cols, seg = spans
-            tok = states[rows, cols].float()                            # [N, h]
-            sums = tok.new_zeros(step_rows.shape[0], tok.shape[-1]).index_add(0, seg, tok)
-            counts = tok.new_zeros(step_rows.shape[0]).index_add(0, seg, tok.new_ones(seg.shape[0]))
-            h = sums / counts.clamp(min=1)[:, None]                     # [S, h], as steps.pool_step_states
+            h = segment_mean(states[rows, cols].float(), seg, step_rows.shape[0])  # [S, h], as at capture
         else:
             h = states[step_rows, step_cols]                            # [S, h]
         self.last_step_hidden = h.detach()                              # head scores for tracking (vLLM rollouts)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from components.model.steps import (StepTokenError, StepTokens, aggregate_scores, step_logprob_features,
-                                    pool_step_states, step_positions, token_stats_from)
+                                    pool_step_states, segment_mean, step_positions, step_spans,
+                                    token_stats_from)
 
 ST = StepTokens(frozenset({9}), think_open=1, think_close=2)
 
@@ -150,7 +151,8 @@ def test_step_features_with_token_stats():
 
 def test_token_stats_from_logits():
     logp = torch.log_softmax(torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), -1)
-    stats = token_stats_from(logp, torch.tensor([1, 0]))
+    chosen = logp.gather(1, torch.tensor([[1], [0]])).squeeze(1)   # the sampled tokens' log-probs
+    stats = token_stats_from(logp, chosen)
     p = logp[0].exp()
     assert stats[0, 0].item() == pytest.approx(float(-(p * p.log()).sum()))
     assert stats[1, 0].item() == pytest.approx(math.log(3))
@@ -162,3 +164,14 @@ def test_pooled_step_states_average_each_steps_tokens():
     pooled = pool_step_states(states, [2, 4], first_start=1)
     assert pooled.tolist() == [[3.0, 4.0], [7.0, 8.0]]   # tokens 1-2 and 3-4
     assert pool_step_states(states, []).shape == (0, 2)
+
+
+def test_segment_mean_is_differentiable_and_shared_by_capture():
+    """One pooling for capture and the training forward: gradients reach every pooled row, and the
+    mean of the span tokens equals what `pool_step_states` captures."""
+    states = torch.randn(6, 3, requires_grad=True)
+    tok, seg = step_spans([1, 4], first_start=0)
+    pooled = segment_mean(states[tok], seg, 2)
+    assert torch.equal(pooled.detach(), pool_step_states(states.detach(), [1, 4]))
+    pooled.sum().backward()
+    assert states.grad[:5].abs().sum(-1).gt(0).all() and states.grad[5].abs().sum() == 0   # token 5 is after the last step
