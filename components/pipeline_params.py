@@ -13,7 +13,7 @@ from pathlib import Path
 from components.config import ConfigError, build, read_params
 from components.data.cleaning import CleanConfig
 from components.data.synthetic import TaskConfig
-from components.evaluation.runner import EvaluateConfig
+from components.evaluation.config import EvaluateConfig
 from components.training.bootstrap import BootstrapConfig
 from components.registry.promotion import PromoteConfig
 from components.registry.pyfunc import RegisterConfig

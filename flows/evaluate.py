@@ -13,7 +13,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from components.data.synthetic import TaskConfig
-from components.evaluation.runner import EvalResult, EvaluateConfig, run_evaluate
+from components.evaluation.config import EvaluateConfig
+from components.evaluation.runner import EvalResult, run_evaluate
 from components.pipeline_params import load_pipeline_params
 from components.tracking.store import DEFAULT_TRACKING_URI
 

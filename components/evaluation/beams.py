@@ -18,7 +18,7 @@ from components.console import say
 from components.data.eval_sets import EvalSet
 
 if TYPE_CHECKING:
-    from components.evaluation.runner import EvaluateConfig
+    from components.evaluation.config import EvaluateConfig
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any
 from components.config import ConfigError
 from components.console import say
 from components.evaluation.report import metric_name
-from components.evaluation.runner import EffortsConfig
+from components.evaluation.config import EffortsConfig
 from components.inference.selection import SERVED_SELECTORS
 from components.inference.solve import EFFORTS
 from components.tracking.connection import RetryPolicy, with_retries

@@ -271,7 +271,7 @@ def register_model(model_dir: Path | str, name: str | None, tracking_uri: str, t
 
 def _default_max_n() -> int:
     """`evaluate.max_n`'s default: the serving cap on candidates when `register.serving` leaves it unset."""
-    from components.evaluation.runner import EvaluateConfig
+    from components.evaluation.config import EvaluateConfig
 
     return EvaluateConfig().max_n
 

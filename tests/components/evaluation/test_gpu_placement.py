@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from components.evaluation.runner import EvaluateConfig, run_evaluate, scoring_placement
+from components.evaluation.config import EvaluateConfig
+from components.evaluation.runner import run_evaluate, scoring_placement
 from components.inference.vllm_backend import BackendUnavailable
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None

@@ -13,8 +13,8 @@ import torch
 
 from components.config import ConfigError, build, load_section
 from components.data.eval_sets import EvalSetError
-from components.evaluation.runner import (EffortsConfig, EvaluateConfig, grade, head_step_scores,
-                                          parse_heads, run_evaluate)
+from components.evaluation.config import EffortsConfig, EvaluateConfig
+from components.evaluation.runner import grade, head_step_scores, parse_heads, run_evaluate
 from components.model.candidate import Candidate, SamplingConfig
 from components.tracking.lineage import dir_digest
 from components.model.sprm_head import HEAD_FILE, SPRMHead

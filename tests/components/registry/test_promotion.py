@@ -33,7 +33,7 @@ def test_gate_metric_is_the_evaluation_name():
 
 
 def test_gate_metric_follows_evaluate_efforts():
-    from components.evaluation.runner import EffortsConfig
+    from components.evaluation.config import EffortsConfig
 
     cfg = PromoteConfig().with_efforts(EffortsConfig(low=4, medium=16, high=64))
     assert cfg.gate_metric == "eval/synthetic/sprm_best_at_16"
