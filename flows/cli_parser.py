@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from components.inference.selection import SERVED_SELECTORS
 from flows.cli_output import JSON_HELP, REPORTING
 
 DEFAULT_MODEL = Path("models/bootstrap")
@@ -56,7 +57,7 @@ def build_parser(commands: Mapping[str, Callable[[argparse.Namespace], int]]) ->
     p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
                    help="weights dtype (default: auto, the checkpoint's own)")
     p.add_argument("--show-candidates", action="store_true", help="print every candidate's answer and step scores")
-    p.add_argument("--selector", choices=("sprm_best", "sprm_vote", "majority", "logprob_best"),
+    p.add_argument("--selector", choices=SERVED_SELECTORS,
                    help="how to pick among the N candidates (default: register.selector in --params)")
     p.add_argument("--search", choices=("best_of_n", "beam"), default="best_of_n",
                    help="best_of_n (default): N whole candidates, then pick; beam: SPRM-guided step-level "

@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 from components.evaluation.metrics import Estimate
 
 # One colour per method, stable across plots.
-METHOD_COLOURS = {"pass": "tab:gray", "majority": "tab:blue", "sprm_best": "tab:red",
-                  "sprm_vote": "tab:orange", "logprob_best": "tab:green", "oracle": "black", "beam": "tab:purple"}
+METHOD_COLOURS = {"pass": "tab:gray", "majority": "tab:blue", "sprm_best": "tab:red", "sprm_vote": "tab:orange",
+                  "logprob_best": "tab:green", "logprob_vote": "tab:olive", "oracle": "black", "beam": "tab:purple"}
 
 
 def _save(fig: Figure, path: Path) -> Path:

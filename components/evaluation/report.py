@@ -27,7 +27,8 @@ from components.atomic import write_text
 from components.evaluation.metrics import Estimate
 from components.tracking.store import ensure_experiment
 
-METHOD_ORDER: tuple[str, ...] = ("pass", "majority", "sprm_best", "sprm_vote", "logprob_best", "beam", "oracle")
+METHOD_ORDER: tuple[str, ...] = ("pass", "majority", "sprm_best", "sprm_vote", "logprob_best", "logprob_vote",
+                                 "beam", "oracle")
 METRICS_FILE = "metrics.json"
 DETAILS_FILE = "details.json"
 REPORT_FILE = "report.md"

@@ -10,6 +10,9 @@ candidate; the method is right iff that candidate is correct. Methods:
   docs/method.md section 4).
 - `logprob_best`: the candidate with the highest mean token log-prob (a head-free confidence
   baseline the paper does not report; docs/method.md section 8).
+- `logprob_vote`: the answer with the largest SUM of exp(mean token log-prob), each candidate's
+  geometric-mean token probability in (0, 1]: the confidence-weighted vote, the head-free twin
+  of `sprm_vote` (docs/method.md section 4).
 - `oracle`: any correct candidate (the ceiling, pass@N).
 
 Answers are grouped by `answer_key`: `components.rewards.grading.normalize_answer` string
@@ -23,14 +26,15 @@ Deterministic tie rules (documented contract, tested):
   sampling order, which is random, so this is a uniformly random tie-break; it deliberately
   ignores SPRM scores so that majority stays a head-free baseline (breaking ties by score made
   majority@2 equal sprm_best@2 in a trial here). Score-weighted vote: summed score, then vote
-  count, then first appearance (with all scores 0, e.g. no steps, it is the majority vote).
+  count, then first appearance (with all scores 0, e.g. no steps, it is the majority vote);
+  the confidence-weighted vote the same with exp(mean log-prob) for the score (NaN counts 0).
 - best-of-N: ties on the maximum go to the first candidate; NaN scores/log-probs rank lowest.
 - a vote returns the first candidate of the winning group (all of a group share one answer).
 
 >>> s = ProblemSamples(answers=("3", "4", "4", None), correct=(True, False, False, False),
 ...                    scores=(0.9, 0.2, 0.3, 0.95), mean_logprobs=(-0.1, -0.5, -0.4, -2.0))
->>> majority_vote(s), sprm_best(s), sprm_weighted_vote(s), logprob_best(s), oracle(s)
-(1, 3, 0, 0, 0)
+>>> majority_vote(s), sprm_best(s), sprm_weighted_vote(s), logprob_best(s), logprob_weighted_vote(s), oracle(s)
+(1, 3, 0, 0, 1, 0)
 """
 
 from __future__ import annotations
@@ -133,7 +137,9 @@ def _groups(samples: ProblemSamples) -> list[tuple[str | None, list[int]]]:
     return list(groups.items())
 
 
-def _vote(samples: ProblemSamples, weighted: bool) -> int:
+def _vote(samples: ProblemSamples, weights: Sequence[float] | None) -> int:
+    """The first candidate of the winning answer: most `weights` summed (None: most votes), then
+    votes, then the answer seen first; a weight below 0 or NaN counts 0."""
     groups = _groups(samples)
     answered = [(k, idx) for k, idx in groups if k is not None]
     if not answered:  # every answer is None: nothing to vote on, keep the first candidate
@@ -142,9 +148,9 @@ def _vote(samples: ProblemSamples, weighted: bool) -> int:
     best_first = 0
     for order, (_, idx) in enumerate(answered):
         count = float(len(idx))
-        if weighted:
-            score_sum = sum(max(_rank_value(samples.scores[i]), 0.0) for i in idx)
-            rank = (score_sum, count, -order)  # larger is better; -order prefers earlier groups
+        if weights is not None:
+            weight_sum = sum(max(_rank_value(weights[i]), 0.0) for i in idx)
+            rank = (weight_sum, count, -order)  # larger is better; -order prefers earlier groups
         else:
             rank = (count, 0.0, -order)
         if best_rank is None or rank > best_rank:
@@ -154,12 +160,19 @@ def _vote(samples: ProblemSamples, weighted: bool) -> int:
 
 def majority_vote(samples: ProblemSamples) -> int:
     """The first candidate of the most frequent answer (ties: the answer seen first; no scores)."""
-    return _vote(samples, weighted=False)
+    return _vote(samples, None)
 
 
 def sprm_weighted_vote(samples: ProblemSamples) -> int:
     """The first candidate of the answer with the largest summed SPRM score (ties: votes, first)."""
-    return _vote(samples, weighted=True)
+    return _vote(samples, samples.scores)
+
+
+def logprob_weighted_vote(samples: ProblemSamples) -> int:
+    """The first candidate of the answer with the largest summed exp(mean token log-prob) (ties:
+    votes, first): confidence weighs each vote, as the SPRM score does in `sprm_weighted_vote`."""
+    return _vote(samples, [math.exp(x) if x is not None and not math.isnan(x) else 0.0
+                           for x in samples.mean_logprobs])
 
 
 def sprm_best(samples: ProblemSamples) -> int:
@@ -186,12 +199,13 @@ SELECTORS: dict[str, Selector] = {
     "sprm_best": sprm_best,
     "sprm_vote": sprm_weighted_vote,
     "logprob_best": logprob_best,
+    "logprob_vote": logprob_weighted_vote,
     "oracle": oracle,
 }
 # Methods that read the SPRM scores (skipped when a model has no trained head).
 SPRM_METHODS: tuple[str, ...] = ("sprm_best", "sprm_vote")
 # Selectors a served model may answer with (everything but the oracle, which needs the reference).
-SERVED_SELECTORS: tuple[str, ...] = ("sprm_best", "sprm_vote", "majority", "logprob_best")
+SERVED_SELECTORS: tuple[str, ...] = ("sprm_best", "sprm_vote", "majority", "logprob_best", "logprob_vote")
 
 
 def choose(selector: str, answers: Sequence[str | None], scores: Sequence[float],
@@ -206,7 +220,7 @@ def choose(selector: str, answers: Sequence[str | None], scores: Sequence[float]
     >>> choose("oracle", ["3"], [0.9], [-1.0])
     Traceback (most recent call last):
     ...
-    ValueError: unknown selector 'oracle'; choose one of sprm_best, sprm_vote, majority, logprob_best
+    ValueError: unknown selector 'oracle'; choose one of sprm_best, sprm_vote, majority, logprob_best, logprob_vote
     """
     if selector not in SERVED_SELECTORS:
         raise ValueError(f"unknown selector {selector!r}; choose one of {', '.join(SERVED_SELECTORS)}")

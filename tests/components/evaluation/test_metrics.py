@@ -87,9 +87,10 @@ def test_n_equal_one_and_n_equal_m():
     assert all(v == 0.5 for v in est.values())
     est = per_problem_accuracy(s, 4, SELECTORS, 10, np.random.default_rng(0))
     # all four: majority tie 2-2 goes to "1" (seen first) -> right; "2" has the larger summed
-    # score (1.2 vs 0.3) -> the weighted vote is wrong
+    # score (1.2 vs 0.3) -> the weighted vote is wrong; "1" has the larger summed confidence
+    # (e^0 + e^-2 vs e^-1 + e^-3) -> the confidence-weighted vote is right
     assert est == {"majority": 1.0, "sprm_best": 0.0, "sprm_vote": 0.0, "logprob_best": 1.0,
-                   "oracle": 1.0}
+                   "logprob_vote": 1.0, "oracle": 1.0}
 
 
 def test_method_accuracies_shapes_and_determinism():

@@ -111,7 +111,7 @@ def test_end_to_end_on_a_tiny_model(sft_tiny_dir, tmp_path):
     finally:
         mlflow.set_tracking_uri(previous)
     m = result.metrics
-    for method in ("majority", "sprm_best", "sprm_vote", "logprob_best", "oracle"):
+    for method in ("majority", "sprm_best", "sprm_vote", "logprob_best", "logprob_vote", "oracle"):
         for n in (1, 2, 4):
             assert 0.0 <= m[f"eval/synthetic/{method}_at_{n}"] <= 1.0
     assert m["eval/synthetic/oracle_at_4"] >= m["eval/synthetic/oracle_at_2"] >= m["eval/synthetic/pass_at_1"]

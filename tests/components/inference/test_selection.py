@@ -5,7 +5,8 @@ import math
 import pytest
 
 from components.inference.selection import (SELECTORS, ProblemSamples, answer_key, logprob_best,
-                                            majority_vote, oracle, sprm_best, sprm_weighted_vote)
+                                            logprob_weighted_vote, majority_vote, oracle, sprm_best,
+                                            sprm_weighted_vote)
 
 
 def samples(answers, correct=None, scores=None, logprobs=None):
@@ -78,6 +79,17 @@ def test_weighted_vote_tie_on_sum_broken_by_votes_then_first():
     assert sprm_weighted_vote(s) == 0
 
 
+def test_confidence_weighted_vote_sums_geometric_mean_probabilities_per_answer():
+    # "4": three votes of confidence e^-3 each (0.149 in all); "3": one vote of e^-0.1 (0.905)
+    s = samples(["4", "3", "4", "4"], correct=[False, True, False, False], logprobs=[-3.0, -0.1, -3.0, -3.0])
+    assert logprob_weighted_vote(s) == 1 and majority_vote(s) == 0
+    # the scores play no part; NaN weighs 0; a None answer never wins while another is given
+    s = samples([None, "5", "6"], scores=[0.9, 0.9, 0.0], logprobs=[0.0, math.nan, -4.0])
+    assert logprob_weighted_vote(s) == 2
+    s = samples(["3", "4"], logprobs=[-1.0, -1.0])
+    assert logprob_weighted_vote(s) == 0  # sums and votes tie: the answer seen first
+
+
 def test_best_of_n_by_score_and_by_logprob_ties_go_first():
     s = samples(["1", "2", "3"], scores=[0.3, 0.8, 0.8], logprobs=[-0.2, -0.9, -0.2])
     assert sprm_best(s) == 1
@@ -104,7 +116,7 @@ def test_oracle_is_any_correct():
 
 
 def test_selectors_registry_names_and_subset():
-    assert set(SELECTORS) == {"majority", "sprm_best", "sprm_vote", "logprob_best", "oracle"}
+    assert set(SELECTORS) == {"majority", "sprm_best", "sprm_vote", "logprob_best", "logprob_vote", "oracle"}
     s = samples(["1", "2", "3"], correct=[True, False, True], scores=[0.1, 0.2, 0.3],
                 logprobs=[-1.0, -2.0, -3.0])
     sub = s.subset([2, 0])

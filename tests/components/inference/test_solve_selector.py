@@ -16,7 +16,7 @@ def rm(sft_tiny_dir):
     return ReflectiveModel.load(sft_tiny_dir)
 
 
-@pytest.mark.parametrize("selector", ["sprm_best", "sprm_vote", "majority", "logprob_best"])
+@pytest.mark.parametrize("selector", ["sprm_best", "sprm_vote", "majority", "logprob_best", "logprob_vote"])
 def test_solve_picks_what_the_selector_picks(rm, selector):
     (sol,) = solve(rm, ["Compute 9-5."], 8, seed=3, selector=selector)
     cands = sol.candidates
