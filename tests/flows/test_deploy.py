@@ -38,9 +38,16 @@ run = run_deployment(name, parameters={"sources": [sources]}, timeout=900)
 print("STATE", run.state.type.value, flush=True)
 # what the Prefect UI shows for the run: its logs (every stage's lines) and its artifacts
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter, LogFilterFlowRunId
+# the runner ships its logs in batches: the last stages' lines may reach the server after the
+# run is COMPLETED, so read until the final stage's line is there (or a minute has passed)
+deadline = time.monotonic() + 60
 with get_client(sync_client=True) as client:
-    runs = [run.id] + [r.id for r in client.read_flow_runs() if r.parent_task_run_id is not None]
-    logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=runs)))
+    while True:
+        runs = [run.id] + [r.id for r in client.read_flow_runs() if r.parent_task_run_id is not None]
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=runs)))
+        if any(m.message.startswith("pipeline [6/6]") for m in logs) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     arts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=runs)))
 for line in sorted({m.message.splitlines()[0] for m in logs if m.message.startswith(("pipeline [", "evaluate:"))}):
     print("LOG", line, flush=True)
