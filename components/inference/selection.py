@@ -171,8 +171,7 @@ def sprm_weighted_vote(samples: ProblemSamples) -> int:
 def logprob_weighted_vote(samples: ProblemSamples) -> int:
     """The first candidate of the answer with the largest summed exp(mean token log-prob) (ties:
     votes, first): confidence weighs each vote, as the SPRM score does in `sprm_weighted_vote`."""
-    return _vote(samples, [math.exp(x) if x is not None and not math.isnan(x) else 0.0
-                           for x in samples.mean_logprobs])
+    return _vote(samples, [math.exp(x) for x in samples.mean_logprobs])   # NaN stays NaN: _vote counts it 0
 
 
 def sprm_best(samples: ProblemSamples) -> int:
